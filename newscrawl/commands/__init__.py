@@ -1,0 +1,1 @@
+"""Sub-commands of `newscrawl`, one module each (see newscrawl/cli.py)."""

@@ -1,0 +1,69 @@
+"""Scrapy settings for newscrawl.
+
+Every NEWSCRAWL_* setting is defined here with its default and what it does; components
+read them in `from_crawler` and fail at start with a message naming the setting when a
+value is wrong. Anything here can be overridden per run with `-s NAME=VALUE`.
+"""
+
+BOT_NAME = "newscrawl"
+SPIDER_MODULES = ["newscrawl.spiders"]
+NEWSPIDER_MODULE = "newscrawl.spiders"
+
+# --- Politeness ------------------------------------------------------------------------
+# Set a real contact before crawling other people's sites (README, "Crawling a real site").
+USER_AGENT = "newscrawl/0.1 (+https://example.org/newscrawl; contact: you@example.org)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+DOWNLOAD_TIMEOUT = 30
+# News pages larger than this are not articles; cap what one response may cost us.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_ENABLED = True
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+# --- Components -----------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES = {
+    # Refuses loopback/private addresses unless NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES.
+    "newscrawl.middlewares.PrivateAddressGuard": 50,
+}
+
+ITEM_PIPELINES = {
+    "pipelines.extract.ExtractPipeline": 100,
+    "pipelines.normalize.NormalizePipeline": 200,
+    "pipelines.duplicates.DuplicatesPipeline": 300,
+}
+
+FEED_EXPORTERS = {
+    "jsonl": "newscrawl.exporters.ArticleJsonLinesExporter",
+    "jsonlines": "newscrawl.exporters.ArticleJsonLinesExporter",
+}
+FEED_EXPORT_ENCODING = "utf-8"
+# Default output: one JSONL file per run; `-O file.jsonl` / `-o` replace or add feeds.
+FEEDS = {
+    "output/%(name)s/%(time)s.jsonl": {"format": "jsonl", "encoding": "utf-8"},
+}
+
+LOG_LEVEL = "INFO"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# --- newscrawl ---------------------------------------------------------------------------
+# Requests to loopback, private and link-local addresses are refused unless True
+# (tests and the offline demo set it; a crawler should not probe the local network).
+NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES = False
+
+# When True, each output line also carries `removed`: every removed text with its
+# stage and rule, so a reviewer can check that only noise went.
+NEWSCRAWL_AUDIT = False
+
+# How trafilatura is asked to extract: "balanced" (default), "precision" or "recall".
+NEWSCRAWL_EXTRACT_MODE = "balanced"

@@ -1,0 +1,1 @@
+"""One spider per way of discovering articles; all yield `Page` items."""

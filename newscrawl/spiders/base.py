@@ -1,0 +1,76 @@
+"""What every newscrawl spider shares: turning a response into a `Page`, URL argument checks."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Spider
+from scrapy.http import Response, TextResponse
+
+from newscrawl.items import Page
+
+logger = logging.getLogger(__name__)
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+class ArgumentError(ValueError):
+    """A spider argument (-a NAME=VALUE) is wrong; the message names the argument."""
+
+
+def check_http_url(url: str, argument: str) -> str:
+    """Return the URL stripped, or raise naming the argument it came from."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ArgumentError(f"-a {argument}: {url!r} is not an http(s) URL")
+    return url
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def is_html_response(response: Response) -> bool:
+    """HTML by Content-Type, or untyped text that looks like HTML."""
+    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    if any(kind in content_type for kind in _HTML_TYPES):
+        return True
+    if content_type:
+        return False
+    return isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
+
+
+class NewsSpider(Spider):
+    """Base of the newscrawl spiders."""
+
+    source = "urls"
+
+    def page_from_response(
+        self, response: Response, hints: dict[str, Any] | None = None
+    ) -> Page | None:
+        """A `Page` for an HTML response; None (counted, logged once) for anything else."""
+        if not isinstance(response, TextResponse) or not is_html_response(response):
+            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("newscrawl/skipped/not-html")
+            logger.info("skipped %s: not HTML (%s)", response.url, content_type or "no type")
+            return None
+        requested = (
+            response.request.meta.get("redirect_urls", [response.url])[0]
+            if response.request
+            else response.url
+        )
+        return Page(
+            url=requested,
+            final_url=response.url,
+            status=response.status,
+            html=response.text,
+            fetched_at=utc_now_iso(),
+            spider=self.name,
+            source=self.source,
+            hints=dict(hints or {}),
+        )
