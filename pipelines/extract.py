@@ -16,6 +16,7 @@ from lxml import html as lxml_html
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from trafilatura import bare_extraction
+from trafilatura.xml import xmltotxt
 
 from newscrawl.config import get_bool, get_choice
 from newscrawl.items import Article, Page
@@ -57,12 +58,15 @@ def extract_html(
         favor_precision=mode == "precision",
         favor_recall=mode == "recall",
     )
-    if document is None or not document.text:
+    if document is None or document.body is None:
+        return None
+    paragraphs = _paragraphs(document.body)
+    if not paragraphs:
         return None
     authors = [a.strip() for a in re.split(r";|\|", document.author or "") if a.strip()]
     return {
         "title": document.title or None,
-        "paragraphs": document.text.split("\n"),
+        "paragraphs": paragraphs,
         "description": document.description or None,
         "authors": authors,
         "published": head["published"] or document.date or None,
@@ -74,6 +78,17 @@ def extract_html(
         "canonical_url": head["canonical_url"] or document.url or None,
         "site_name": head["site_name"] or document.sitename or None,
     }
+
+
+def _paragraphs(body: Any) -> list[str]:
+    """Body text one block per entry; list items as plain lines.
+
+    trafilatura's text output prefixes list items with "- ", which is markup, not article
+    text; rendering items as paragraphs keeps the words and drops the marker.
+    """
+    for item in body.iter("item"):
+        item.tag = "p"
+    return [line for line in xmltotxt(body, False).split("\n") if line.strip()]
 
 
 def _head_metadata(tree: Any, url: str | None) -> dict[str, str | None]:
