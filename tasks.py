@@ -3,6 +3,7 @@
 
     python3 tasks.py demo   # .venv + newscrawl, crawl the demo site -> output/demo.jsonl
     python3 tasks.py test   # .venv + newscrawl[test], run the whole test suite
+    python3 tasks.py golden # rewrite fixtures/expected/demo/records.jsonl (review the diff!)
 
 Extra arguments after `test` go to pytest. Plain Python, not make, so a fresh machine
 needs no build tool.
@@ -53,7 +54,7 @@ def ensure_venv(extras: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "golden"):
         print(__doc__)
         return 2
     os.chdir(ROOT)
@@ -61,6 +62,8 @@ def main(argv: list[str]) -> int:
         ensure_venv("")
         return subprocess.call([str(BIN / "newscrawl"), "demo", *argv[1:]])
     ensure_venv("test")
+    if argv[0] == "golden":
+        return subprocess.call([str(BIN / "python"), "-m", "tests.golden"])
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *argv[1:]])
 
 

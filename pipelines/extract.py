@@ -128,7 +128,8 @@ def _head_metadata(tree: Any, url: str | None) -> dict[str, str | None]:
     canonical = canonical or meta.get("og:url")
     if canonical:
         canonical = urljoin(url or "", canonical)
-        if urlsplit(canonical).scheme not in ("http", "https", "file"):
+        # A relative canonical of a saved file resolves to a meaningless file: path.
+        if urlsplit(canonical).scheme not in ("http", "https"):
             canonical = None
     return {
         "published": first(_PUBLISHED_META, "datePublished"),
@@ -174,8 +175,6 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
     """An Article from a Page and what `extract_html` found; discovery hints fill the gaps."""
     hints = page.hints
     canonical = extracted["canonical_url"] or page.final_url
-    if canonical.startswith("file:") and not page.final_url.startswith("file:"):
-        canonical = page.final_url
     return Article(
         url=page.url,
         final_url=page.final_url,
