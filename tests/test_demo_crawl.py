@@ -1,4 +1,4 @@
-"""End to end: `scrapy crawl articles` over the demo site, and `newscrawl clean` on the same pages."""
+"""End to end: `scrapy crawl articles` over the demo site; `newscrawl clean` on its pages."""
 
 from __future__ import annotations
 
