@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -55,13 +55,21 @@ def clean_files(
     out: IO[bytes],
     url: str | None = None,
     overrides: dict[str, Any] | None = None,
+    urls: dict[str, str] | None = None,
+    observe: Callable[[int, Article | None, str | None], None] | None = None,
 ) -> tuple[int, int, dict[str, Any]]:
-    """Run the crawl pipelines over saved pages; returns (written, dropped, stats)."""
+    """Run the crawl pipelines over saved pages; returns (written, dropped, stats).
+
+    `urls` maps a file (as given in `paths`) to its page's address; `observe(order, article,
+    drop_reason)` sees every page's outcome (used by `newscrawl eval` and `explain`).
+    """
     progress = Progress("cleaned", len(paths))
     writer = OrderedWriter(out, len(paths), progress)
     dropped = 0
 
     def on_article(article: Article) -> None:
+        if observe is not None and article.order is not None:
+            observe(article.order, article, None)
         writer.settle(article.order, record_line(article))
 
     def on_drop(item: Any, reason: str) -> None:
@@ -70,12 +78,16 @@ def clean_files(
         order = getattr(item, "order", None)
         name = getattr(item, "source_file", None) or getattr(item, "url", "?")
         print(f"newscrawl clean: dropped {name}: {reason}", file=sys.stderr)
+        if observe is not None and order is not None:
+            observe(order, None, reason)
         writer.settle(order, None)
 
     def on_unreadable(order: int, path: str, reason: str, **_: Any) -> None:
         nonlocal dropped
         dropped += 1
         print(f"newscrawl clean: dropped {path}: unreadable ({reason})", file=sys.stderr)
+        if observe is not None:
+            observe(order, None, f"unreadable ({reason})")
         writer.settle(order, None)
 
     settings: dict[str, Any] = {
@@ -92,6 +104,7 @@ def clean_files(
         extra_signals={unreadable_file: on_unreadable},
         files=[str(p) for p in paths],
         url=url,
+        urls=urls or {},
     )
     progress.close()
     return writer.written, dropped, result.stats

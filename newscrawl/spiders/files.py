@@ -77,15 +77,24 @@ class FilesSpider(NewsSpider):
     name = "files"
     source = "file"
 
-    def __init__(self, files: list[str] | None = None, url: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        files: list[str] | None = None,
+        url: str | None = None,
+        urls: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.files = [Path(f) for f in (files or [])]
         self.url = url
+        # Per-file addresses (file path as given -> URL), for `newscrawl eval` over a dataset
+        # that knows each page's URL; `url` (one page) wins when both are given.
+        self.urls = {str(k): v for k, v in (urls or {}).items()}
 
     async def start(self) -> AsyncIterator[Any]:
         for order, path in enumerate(self.files):
             try:
-                yield page_from_file(path, order, self.url)
+                yield page_from_file(path, order, self.url or self.urls.get(str(path)))
             except (OSError, EOFError, gzip.BadGzipFile, ValueError) as error:
                 assert self.crawler.stats is not None
                 self.crawler.stats.inc_value("newscrawl/errors/read")
