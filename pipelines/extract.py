@@ -19,6 +19,7 @@ from trafilatura import bare_extraction
 from trafilatura.xml import xmltotxt
 
 from newscrawl.config import get_bool, get_choice
+from newscrawl.dates import iso_datetime
 from newscrawl.items import Article, Page
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,8 @@ def extract_html(
         "paragraphs": paragraphs,
         "description": document.description or None,
         "authors": authors,
-        "published": head["published"] or document.date or None,
-        "modified": head["modified"],
+        "published": iso_datetime(head["published"]) or iso_datetime(document.date),
+        "modified": iso_datetime(head["modified"]),
         "language": head["language"],
         "categories": list(document.categories or []),
         "tags": list(document.tags or []),
@@ -185,8 +186,8 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
         paragraphs=list(extracted["paragraphs"]),
         description=extracted["description"],
         authors=extracted["authors"] or list(hints.get("authors") or []),
-        published=extracted["published"] or hints.get("published"),
-        modified=extracted["modified"] or hints.get("modified"),
+        published=extracted["published"] or iso_datetime(hints.get("published")),
+        modified=extracted["modified"] or iso_datetime(hints.get("modified")),
         language=extracted["language"] or hints.get("language"),
         categories=extracted["categories"],
         tags=extracted["tags"],
