@@ -50,7 +50,7 @@ def extract_html(
     except (ValueError, lxml_html.etree.ParserError):
         return None
     head = _head_metadata(tree, url)
-    document = bare_extraction(
+    document: Any = bare_extraction(  # a Document, since as_dict is not asked for
         tree,
         url=url,
         with_metadata=True,

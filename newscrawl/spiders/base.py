@@ -34,9 +34,13 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def content_type_of(response: Response) -> str:
+    return (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+
+
 def is_html_response(response: Response) -> bool:
     """HTML by Content-Type, or untyped text that looks like HTML."""
-    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
+    content_type = content_type_of(response).lower()
     if any(kind in content_type for kind in _HTML_TYPES):
         return True
     if content_type:
@@ -54,7 +58,7 @@ class NewsSpider(Spider):
     ) -> Page | None:
         """A `Page` for an HTML response; None (counted, logged once) for anything else."""
         if not isinstance(response, TextResponse) or not is_html_response(response):
-            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+            content_type = content_type_of(response)
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("newscrawl/skipped/not-html")
             logger.info("skipped %s: not HTML (%s)", response.url, content_type or "no type")
