@@ -24,6 +24,7 @@ from typing import Any
 
 from newscrawl.evaluation import (
     ACCURATE_F1,
+    SHINGLE_SIZE,
     Score,
     Summary,
     line_diff,
@@ -167,7 +168,7 @@ def _cut(line: str) -> str:
 def _row(label: str, summary: Summary) -> str:
     return (
         f"  {label:<13} {summary.precision:>9.4f} {summary.recall:>7.4f} {summary.f1:>7.4f}"
-        f" {summary.accuracy:>9.4f}"
+        f" {summary.mean_f1:>11.4f} {summary.accuracy:>9.4f}"
     )
 
 
@@ -182,8 +183,9 @@ def report(cases: list[Case], label: str, per_page: bool) -> str:
     out = [
         f"{label}: {len(scored)} pages with expected text"
         + (f", {len(cases) - len(scored)} without" if len(cases) > len(scored) else ""),
-        f"word {4}-gram shingles, averaged over pages; accuracy = share with F1 >= {ACCURATE_F1}",
-        f"  {'':<13} {'precision':>9} {'recall':>7} {'F1':>7} {'accuracy':>9}",
+        f"word {SHINGLE_SIZE}-gram shingles; precision and recall averaged over pages, F1 of"
+        f" those averages; accuracy = share of pages with F1 >= {ACCURATE_F1}",
+        f"  {'':<13} {'precision':>9} {'recall':>7} {'F1':>7} {'mean pageF1':>11} {'accuracy':>9}",
         _row("newscrawl", ours),
         _row("trafilatura", theirs),
     ]
@@ -255,7 +257,7 @@ def as_json(cases: list[Case], label: str) -> dict[str, Any]:
     worst = sorted(scored, key=lambda c: (c.score.f1 if c.score else 0.0, c.name))
     return {
         "dataset": label,
-        "shingle_size": 4,
+        "shingle_size": SHINGLE_SIZE,
         "accurate_f1": ACCURATE_F1,
         "newscrawl": summarize(c.score for c in scored if c.score).as_dict(),
         "trafilatura": summarize(c.baseline_score for c in scored if c.baseline_score).as_dict(),
