@@ -52,6 +52,31 @@ FEED_EXPORT_ENCODING = "utf-8"
 FEEDS = {
     "output/%(name)s/%(time)s.jsonl": {"format": "jsonl", "encoding": "utf-8"},
 }
+# Local files are written to `.NAME.<token>.part` and renamed when the feed closes, then
+# NAME.manifest.json is written: downstream jobs never see a partial file (docs/operations.md).
+FEED_STORAGES = {
+    "": "newscrawl.feeds.AtomicFileFeedStorage",
+    "file": "newscrawl.feeds.AtomicFileFeedStorage",
+}
+# Write NAME.manifest.json (records, sha256, run id, run summary) after each output file.
+NEWSCRAWL_FEED_MANIFEST = True
+# A `.part` file left by a crashed run is published as NAME.recovered-<token>.EXT (its
+# complete lines) when True, removed when False; logged and counted either way.
+NEWSCRAWL_FEED_RECOVER = True
+
+# Run report in the log at the end of every crawl, and the outright-failure flag that
+# the `crawl` command below turns into a non-zero exit status. Ordered before Scrapy's
+# FeedExporter (0) so the last manifest carries the final summary.
+EXTENSIONS = {
+    "newscrawl.extensions.RunReport": -10,
+}
+# `scrapy crawl` from newscrawl.commands_scrapy: exits 3 when the crawl failed outright.
+COMMANDS_MODULE = "newscrawl.commands_scrapy"
+# Path of a JSON file receiving all crawl stats plus the run summary when the crawl
+# ends ("" = none). The run id is the scrapyd job id, else NEWSCRAWL_RUN_ID, else
+# generated (UTC time + random).
+NEWSCRAWL_STATS_FILE = ""
+NEWSCRAWL_RUN_ID = ""
 
 LOG_LEVEL = "INFO"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

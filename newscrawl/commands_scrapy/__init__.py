@@ -1,0 +1,1 @@
+"""Scrapy commands overridden by newscrawl (COMMANDS_MODULE in settings.py)."""

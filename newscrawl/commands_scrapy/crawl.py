@@ -1,0 +1,36 @@
+"""`scrapy crawl` with an exit status schedulers can act on.
+
+Scrapy's own command exits 0 whenever the crawler started, even if every request
+failed. This one exits CRAWL_FAILED when the RunReport extension flagged the crawl as
+failed outright (no page fetched, and either errors or nothing to fetch at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+
+from newscrawl.reporting import FAILED
+
+# Distinct from Scrapy's 1 (the crawler could not start) and argparse's 2 (usage).
+CRAWL_FAILED = 3
+
+
+class Command(ScrapyCrawlCommand):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError(
+                None
+                if not args
+                else "running 'scrapy crawl' with more than one spider is not supported"
+            )
+        assert self.crawler_process
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        elif crawler.stats is not None and crawler.stats.get_value(FAILED):
+            self.exitcode = CRAWL_FAILED
