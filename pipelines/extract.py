@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
@@ -18,13 +18,20 @@ from scrapy.exceptions import DropItem
 from trafilatura import bare_extraction, load_html
 from trafilatura.xml import xmltotxt
 
-from newscrawl.config import get_bool, get_choice
+from newscrawl.config import SettingError, get_bool, get_choice, get_float, get_int
 from newscrawl.dates import iso_datetime
 from newscrawl.items import Article, Page
+from newscrawl.workers import ExtractCrash, ExtractorPool, ExtractTimeout, cpu_count, load_function
 
 logger = logging.getLogger(__name__)
 
 EXTRACT_MODES = ("balanced", "precision", "recall")
+# NEWSCRAWL_EXTRACT_FUNCTION: what workers run; a setting so tests can swap in a page
+# that crashes or hangs (monkeypatching cannot reach another process).
+DEFAULT_EXTRACT_FUNCTION = "pipelines.extract.extract_html"
+# NEWSCRAWL_EXTRACT_TIMEOUT: trafilatura needs well under a second for a news page; a
+# page still running after this long is stuck (pathological markup), not slow.
+DEFAULT_EXTRACT_TIMEOUT = 30.0
 
 # Meta names that carry a page's publication and modification time, most specific first.
 _PUBLISHED_META = (
@@ -209,34 +216,91 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
 
 
 class ExtractPipeline:
-    """Page -> Article. A page trafilatura cannot read is dropped, logged and counted."""
+    """Page -> Article. A page trafilatura cannot read is dropped, logged and counted.
 
-    def __init__(self, crawler: Crawler, mode: str = "balanced", audit: bool = False) -> None:
+    With NEWSCRAWL_EXTRACT_WORKERS > 0 the extraction runs in worker processes
+    (newscrawl/workers.py) and `process_item` awaits it, so the reactor keeps downloading;
+    a worker that crashes or hangs on a page costs that page only.
+    """
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        mode: str = "balanced",
+        audit: bool = False,
+        workers: int = 0,
+        timeout: float | None = DEFAULT_EXTRACT_TIMEOUT,
+        function: str = DEFAULT_EXTRACT_FUNCTION,
+    ) -> None:
         self.crawler = crawler
         self.mode = mode
         self.audit = audit
+        self.workers = workers
+        self.timeout = timeout
+        self.function_path = function
+        self.function = load_function(function)  # the inline path, and a check at start
+        self.pool: ExtractorPool | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         settings = crawler.settings
+        raw_workers = str(settings.get("NEWSCRAWL_EXTRACT_WORKERS", "auto")).strip().lower()
+        if raw_workers in ("", "none", "auto"):
+            workers = cpu_count()
+        else:
+            workers = get_int(settings, "NEWSCRAWL_EXTRACT_WORKERS", 0, minimum=0)
+        function = str(settings.get("NEWSCRAWL_EXTRACT_FUNCTION") or DEFAULT_EXTRACT_FUNCTION)
+        try:
+            load_function(function)
+        except (ImportError, ValueError) as error:
+            raise SettingError(
+                f"NEWSCRAWL_EXTRACT_FUNCTION={function!r}: expected the dotted path of a "
+                f"function (html, url, mode) -> dict | None ({error})"
+            ) from None
         return cls(
             crawler,
             mode=get_choice(settings, "NEWSCRAWL_EXTRACT_MODE", "balanced", EXTRACT_MODES),
             audit=get_bool(settings, "NEWSCRAWL_AUDIT"),
+            workers=workers,
+            timeout=get_float(settings, "NEWSCRAWL_EXTRACT_TIMEOUT", DEFAULT_EXTRACT_TIMEOUT),
+            function=function,
         )
 
-    def process_item(self, item: Any) -> Any:
+    def open_spider(self) -> None:
+        if self.workers > 0 and self.pool is None:
+            self.pool = ExtractorPool(self.function_path, self.workers, self.timeout)
+            logger.info("extracting in %d worker processes", self.workers)
+
+    def close_spider(self) -> None:
+        """Stop and reap the workers: at crawl end and after Ctrl-C (Scrapy closes the spider)."""
+        if self.pool is not None:
+            self.pool.close(cancel_pending=True)
+            self.pool = None
+
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
             return item
-        stats = self.crawler.stats
-        assert stats is not None
         try:
-            extracted = extract_html(item.html, item.final_url, self.mode)
+            if self.pool is None:
+                extracted = self.function(item.html, item.final_url, self.mode)
+            else:
+                extracted = await self.pool.run(item.html, item.final_url, self.mode)
+        except ExtractTimeout as error:  # the worker was killed and replaced
+            self._fail(item, "extract-timeout", error)
+        except ExtractCrash as error:  # the worker died and was replaced
+            self._fail(item, "extract-crash", error)
         except Exception as error:  # any extractor bug costs this page only
-            stats.inc_value("newscrawl/errors/extract")
-            logger.error("extraction failed for %s: %r", item.final_url, error)
-            raise DropItem(f"extract: error ({error!r})", log_level="WARNING") from None
+            self._fail(item, "extract", error)
         if extracted is None:
-            stats.inc_value("newscrawl/dropped/extract:no-text")
+            self._inc("newscrawl/dropped/extract:no-text")
             raise DropItem(f"extract: no article text found in {item.final_url}", log_level="INFO")
         return article_from(item, extracted, self.audit)
+
+    def _fail(self, item: Page, kind: str, error: Exception) -> NoReturn:
+        self._inc(f"newscrawl/errors/{kind}")
+        logger.error("extraction failed for %s (%s): %s", item.final_url, kind, error)
+        raise DropItem(f"{kind}: {error}", log_level="WARNING")
+
+    def _inc(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)

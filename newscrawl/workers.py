@@ -1,0 +1,291 @@
+"""A pool of extraction processes, so the reactor keeps downloading while pages are parsed.
+
+trafilatura is CPU-bound pure Python: run in the reactor thread it stalls every download
+and uses one core. `ExtractorPool` runs an extract function (`html, url, mode -> dict`) in
+worker processes instead.
+
+Why a small pool of our own rather than `concurrent.futures.ProcessPoolExecutor`: the
+executor cannot tell which page killed a worker (every pending page fails with
+BrokenProcessPool) and cannot stop one hung page without killing the whole pool. Here each
+worker process is fed one page at a time by its own dispatcher thread, so a crash or a
+timeout is pinned to exactly one page; only that worker is replaced, the others go on.
+
+- Start method `spawn`: forking a process that runs the Twisted/asyncio reactor copies
+  its threads' locks and sockets into the child; a spawned worker starts clean and imports
+  the extract function once.
+- Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent, not each
+  worker, decides when to stop (Scrapy first finishes the pages in flight).
+- A worker exits on its own when the parent goes away (its pipe reads EOF), so a parent
+  killed hard leaves no orphans.
+- Back-pressure: `run()` admits at most `max_pending` pages at a time (default two per
+  worker, one being extracted and one ready); other callers wait, so the backlog in the
+  pool never grows with the download rate. Scrapy's own scraper slot
+  (SCRAPER_SLOT_MAX_ACTIVE_SIZE) then stops downloading while responses wait for items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+# Spawned workers start clean (see module docstring); fork would copy the reactor's state.
+START_METHOD = "spawn"
+# Pages admitted per worker: one in extraction and one waiting in the pipe's queue, so a
+# worker never idles waiting for the reactor, while the backlog stays a few pages deep.
+BACKLOG_PER_WORKER = 2
+# A worker is replaced after this many pages: trafilatura/lxml keep caches that grow
+# slowly with the variety of pages seen; recycling bounds a long crawl's memory at the
+# cost of one interpreter start (~0.5 s of CPU) per this many pages.
+PAGES_PER_WORKER = 2000
+# How long close() waits for a worker to finish its page and exit before killing it.
+CLOSE_GRACE_SECONDS = 5.0
+
+
+class ExtractCrash(RuntimeError):
+    """The worker process died while extracting this page (segfault, os._exit, OOM kill)."""
+
+
+class ExtractTimeout(RuntimeError):
+    """The page took longer than the per-page timeout; its worker was killed and replaced."""
+
+
+class ExtractFailure(RuntimeError):
+    """The extract function raised in the worker; the message is the worker's exception."""
+
+
+class PoolClosed(RuntimeError):
+    """The pool was closed before this page got its turn."""
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (respects taskset/cgroup affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def load_function(path: str) -> Callable[..., Any]:
+    """The callable named by a dotted path `package.module.name`."""
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        raise ValueError(f"{path!r} is not a dotted path (package.module.function)")
+    function = getattr(importlib.import_module(module_name), name, None)
+    if not callable(function):
+        raise ValueError(f"{path!r} does not name a function")
+    return function
+
+
+def _worker_main(conn: Connection, function_path: str) -> None:
+    """Worker loop: receive (args), send ("ok", result) or ("error", text); None stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    function = load_function(function_path)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if job is None:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", function(*job))
+        except Exception as error:
+            reply = ("error", f"{type(error).__name__}: {error}")
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+        except Exception as error:  # an unpicklable result
+            conn.send(("error", f"result cannot be sent back: {error!r}"))
+
+
+_Job = tuple[tuple[Any, ...], "concurrent.futures.Future[Any]"]
+
+
+class _Worker:
+    """One worker process and the dispatcher thread that feeds it one page at a time."""
+
+    def __init__(self, pool: ExtractorPool, number: int) -> None:
+        self.pool = pool
+        self.number = number
+        self.process: Any = None
+        self.conn: Connection | None = None
+        self.pages = 0
+        self.thread = threading.Thread(
+            target=self._run, name=f"extract-dispatch-{number}", daemon=True
+        )
+
+    def _start(self) -> None:
+        parent_end, child_end = self.pool.context.Pipe(duplex=True)
+        process = self.pool.context.Process(
+            target=_worker_main,
+            args=(child_end, self.pool.function_path),
+            name=f"newscrawl-extract-{self.number}",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()  # the child holds its own copy; ours would hide its death (no EOF)
+        self.process, self.conn, self.pages = process, parent_end, 0
+        self.pool._started(process.pid)
+
+    def _stop(self, kill: bool) -> None:
+        """Ask the worker to exit (or kill it) and reap it."""
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        if process is None or conn is None:
+            return
+        if not kill:
+            with contextlib.suppress(OSError, ValueError):  # already dead: reaped below
+                conn.send(None)
+            process.join(CLOSE_GRACE_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join()
+        conn.close()
+        process.close()
+
+    def _run(self) -> None:
+        try:
+            self._start()  # now, so that interpreter start overlaps the first downloads
+        except Exception:
+            logger.exception("cannot start extract worker %d", self.number)
+        while True:
+            job = self.pool.jobs.get()
+            if job is None:
+                break
+            try:
+                self._handle(*job)
+            except Exception as error:  # a bug or a worker that cannot start: this page only
+                logger.exception("extract worker %d failed", self.number)
+                if not job[1].done():
+                    job[1].set_exception(ExtractCrash(f"cannot run a worker: {error!r}"))
+                self._stop(kill=True)
+        self._stop(kill=False)
+
+    def _handle(self, args: tuple[Any, ...], future: concurrent.futures.Future[Any]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        if self.process is None or self.pages >= PAGES_PER_WORKER:
+            self._stop(kill=False)
+            self._start()
+        assert self.conn is not None and self.process is not None
+        self.pages += 1
+        try:
+            self.conn.send(args)
+            ready = self.conn.poll(self.pool.timeout)
+        except (OSError, ValueError):  # the worker died between two pages
+            ready = True
+        if not ready:
+            self._stop(kill=True)
+            self._start()  # the replacement, now rather than when the next page comes
+            future.set_exception(ExtractTimeout(f"no result after {self.pool.timeout:g} s"))
+            return
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(1.0)
+            code = self.process.exitcode
+            self._stop(kill=True)
+            self._start()
+            future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
+            return
+        if status == "ok":
+            future.set_result(value)
+        else:
+            future.set_exception(ExtractFailure(value))
+
+
+class ExtractorPool:
+    """`workers` processes running `function_path(*args)`; see the module docstring."""
+
+    def __init__(
+        self,
+        function_path: str,
+        workers: int,
+        timeout: float | None = None,
+        max_pending: int | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("an ExtractorPool needs at least one worker")
+        load_function(function_path)  # fail now, in the parent, on a wrong path
+        self.function_path = function_path
+        self.timeout = timeout or None  # 0/None: wait forever
+        self.max_pending = max_pending or workers * BACKLOG_PER_WORKER
+        self.context: Any = multiprocessing.get_context(START_METHOD)
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.pids: list[int] = []  # every worker process ever started, for tests and logs
+        self.pending = 0  # pages admitted by run() and not finished yet
+        self.peak_pending = 0
+        self._semaphore: asyncio.Semaphore | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._workers = [_Worker(self, number) for number in range(workers)]
+        for worker in self._workers:
+            worker.thread.start()
+
+    def _started(self, pid: int | None) -> None:
+        with self._lock:
+            if pid is not None:
+                self.pids.append(pid)
+
+    def submit(self, *args: Any) -> concurrent.futures.Future[Any]:
+        """Queue one call; the future fails with ExtractCrash/ExtractTimeout/ExtractFailure."""
+        if self._closed:
+            raise PoolClosed("the extract pool is closed")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.jobs.put((args, future))
+        return future
+
+    async def run(self, *args: Any) -> Any:
+        """Extract in a worker without blocking the event loop; waits while the pool is full."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_pending)
+        async with self._semaphore:
+            self.pending += 1
+            self.peak_pending = max(self.peak_pending, self.pending)
+            try:
+                return await asyncio.wrap_future(self.submit(*args))
+            finally:
+                self.pending -= 1
+
+    def close(self, cancel_pending: bool = False) -> None:
+        """Stop every worker (after the queued pages, unless `cancel_pending`) and reap it."""
+        if self._closed:
+            return
+        self._closed = True
+        if cancel_pending:
+            while True:
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[1].cancel()
+        for _ in self._workers:
+            self.jobs.put(None)
+        for worker in self._workers:
+            worker.thread.join(CLOSE_GRACE_SECONDS + (self.timeout or 0))
+            if worker.thread.is_alive():  # stuck on a page with no timeout: end it
+                process = worker.process
+                if process is not None:
+                    process.kill()
+                worker.thread.join(CLOSE_GRACE_SECONDS)
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(cancel_pending=True)

@@ -1,0 +1,34 @@
+"""Extract functions that misbehave on purpose, for the worker-pool tests.
+
+Workers run in other processes, so monkeypatching cannot reach them; tests point
+NEWSCRAWL_EXTRACT_FUNCTION (or an ExtractorPool) at `misbehaving_extract` instead. It
+crashes, hangs, fails or dawdles when the page URL contains a marker, and otherwise is the
+real `extract_html`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from pipelines.extract import extract_html
+
+CRASH = "x-crash-x"  # the worker process dies, as on a segfault or an OOM kill
+HANG = "x-hang-x"  # the worker never answers
+FAIL = "x-fail-x"  # the extract function raises
+SLOW = "x-slow-x"  # takes SLOW_SECONDS, then extracts normally
+SLOW_SECONDS = 0.3
+
+
+def misbehaving_extract(html: str, url: str | None = None, mode: str = "balanced") -> Any:
+    url = url or ""
+    if CRASH in url:
+        os._exit(3)
+    if HANG in url:
+        time.sleep(3600)
+    if FAIL in url:
+        raise ValueError("extractor bug on purpose")
+    if SLOW in url:
+        time.sleep(SLOW_SECONDS)
+    return extract_html(html, url, mode)

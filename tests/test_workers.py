@@ -1,0 +1,118 @@
+"""The extraction worker pool on its own: results, crashes, hangs, back-pressure, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newscrawl.fixtures import site_root
+from newscrawl.workers import (
+    BACKLOG_PER_WORKER,
+    ExtractCrash,
+    ExtractFailure,
+    ExtractorPool,
+    ExtractTimeout,
+    load_function,
+)
+from pipelines.extract import extract_html
+from tests.extract_hooks import CRASH, FAIL, HANG, SLOW
+
+HOOK = "tests.extract_hooks.misbehaving_extract"
+DEMO = site_root("demo")
+PAGES = sorted(DEMO.rglob("*.html"))
+
+
+def alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (reaped children vanish from /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def page(path: Path) -> tuple[str, str]:
+    return path.read_text(encoding="utf-8"), f"http://example.org/{path.relative_to(DEMO)}"
+
+
+@pytest.fixture
+def pool() -> Iterator[ExtractorPool]:
+    with ExtractorPool(HOOK, workers=2, timeout=2.0) as pool:
+        yield pool
+
+
+def run_all(pool: ExtractorPool, calls: list[tuple[str, str]]) -> list[object]:
+    async def main() -> list[object]:
+        runs = (pool.run(html, url, "balanced") for html, url in calls)
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    return asyncio.run(main())
+
+
+def test_pool_results_equal_inline_extraction(pool: ExtractorPool) -> None:
+    calls = [page(p) for p in PAGES]
+    results = run_all(pool, calls)
+    assert results == [extract_html(html, url, "balanced") for html, url in calls]
+    assert any(r is not None for r in results)
+
+
+def test_crash_hang_and_error_cost_only_their_page(pool: ExtractorPool) -> None:
+    html, url = page(PAGES[0])
+    good = extract_html(html, url, "balanced")
+    assert good is not None
+    calls = [(html, url), (html, url + CRASH), (html, url), (html, url + HANG)]
+    calls += [(html, url + FAIL), (html, url), (html, url)]
+    started = time.monotonic()
+    results = run_all(pool, calls)
+    assert time.monotonic() - started < 15, "a hung page held up the pool"
+    assert isinstance(results[1], ExtractCrash)
+    assert isinstance(results[3], ExtractTimeout)
+    assert isinstance(results[4], ExtractFailure)
+    assert "extractor bug on purpose" in str(results[4])
+    assert [results[i] for i in (0, 2, 5, 6)] == [good] * 4
+    # the crashed and the killed workers were replaced: 2 at start + 2 replacements
+    assert len(pool.pids) == 4
+    assert run_all(pool, [(html, url)]) == [good]
+
+
+def test_backlog_is_bounded(pool: ExtractorPool) -> None:
+    html, url = page(PAGES[0])
+    results = run_all(pool, [(html, f"{url}{SLOW}{n}") for n in range(12)])
+    assert all(isinstance(r, dict) for r in results)
+    assert pool.peak_pending == 2 * BACKLOG_PER_WORKER
+
+
+def test_close_leaves_no_child_processes() -> None:
+    pool = ExtractorPool(HOOK, workers=2, timeout=2.0)
+    html, url = page(PAGES[0])
+    run_all(pool, [(html, url), (html, url + CRASH), (html, url)])
+    pids = list(pool.pids)
+    assert len(pids) == 3
+    pool.close()
+    assert not [pid for pid in pids if alive(pid)]
+    with pytest.raises(RuntimeError):
+        pool.submit(html, url, "balanced")
+
+
+def test_workers_ignore_sigint(pool: ExtractorPool) -> None:
+    html, url = page(PAGES[0])
+    run_all(pool, [(html, url)] * 2)  # both workers are up
+    for pid in pool.pids:
+        os.kill(pid, signal.SIGINT)
+    time.sleep(0.3)
+    assert all(alive(pid) for pid in pool.pids)
+    assert all(isinstance(r, dict) for r in run_all(pool, [(html, url)] * 4))
+    assert len(pool.pids) == 2
+
+
+def test_wrong_function_path_fails_at_start() -> None:
+    with pytest.raises((ImportError, ValueError)):
+        ExtractorPool("tests.extract_hooks.no_such_function", workers=1)
+    with pytest.raises(ValueError):
+        load_function("extract_html")
