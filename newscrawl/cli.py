@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module has `register(subparsers)` which adds its parser with `func=run`.
-COMMANDS = ["demo", "clean", "eval", "validate"]
+COMMANDS = ["demo", "clean", "eval", "validate", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

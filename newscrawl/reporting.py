@@ -23,6 +23,9 @@ ERRORS = "newscrawl/errors/"
 PAGES_FETCHED = "newscrawl/pages/fetched"  # non-robots.txt responses below 400, final ones
 DOWNLOAD_EXCEPTIONS = "downloader/exception_type_count/"
 FAILED = "newscrawl/run/failed"
+# Raised on purpose (robots.txt, the private-address guard, already-seen URLs, which
+# count themselves under newscrawl/skipped/): decisions, not failures.
+NOT_ERRORS = {"IgnoreRequest"}
 
 SUMMARY_KEYS = ("pages_fetched", "articles_written", "skipped", "dropped", "removed", "errors")
 
@@ -103,7 +106,9 @@ def summary_from_stats(stats: Mapping[str, Any]) -> Summary:
     """The run report of one crawl from its Scrapy stats."""
     errors = _under(stats, ERRORS)
     for name, count in _under(stats, DOWNLOAD_EXCEPTIONS).items():
-        errors[f"download:{name.rsplit('.', 1)[-1]}"] += count
+        short = name.rsplit(".", 1)[-1]
+        if short not in NOT_ERRORS:
+            errors[f"download:{short}"] += count
     return Summary(
         pages_fetched=int(stats.get(PAGES_FETCHED, 0)),
         articles_written=int(stats.get("item_scraped_count", 0)),
