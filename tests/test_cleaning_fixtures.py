@@ -44,7 +44,7 @@ def describe(page: str, actual: list[str], expected: list[str]) -> str:
     parts += [f"  LEFTOVER {line}" for line in leftover]
     parts += [f"  REPEATED {line}" for line in repeated]
     diff = difflib.unified_diff(expected, actual, "expected", "actual", lineterm="", n=1)
-    return "\n".join(parts + ["", *diff])
+    return "\n".join([*parts, "", *diff])
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,8 @@ def test_clean_text_equals_golden(records: dict[str, dict], page: str) -> None:
     assert page in records, f"{page}: no record (dropped?)"
     actual = records[page]["text"].split("\n")
     expected = expected_lines(page)
-    assert actual == expected, describe(page, actual, expected)
+    if actual != expected:
+        pytest.fail(describe(page, actual, expected), pytrace=False)
 
 
 @pytest.mark.parametrize("page", PAGES)
