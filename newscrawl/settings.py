@@ -5,6 +5,8 @@ read them in `from_crawler` and fail at start with a message naming the setting 
 value is wrong. Anything here can be overridden per run with `-s NAME=VALUE`.
 """
 
+import os
+
 BOT_NAME = "newscrawl"
 SPIDER_MODULES = ["newscrawl.spiders"]
 NEWSPIDER_MODULE = "newscrawl.spiders"
@@ -35,12 +37,21 @@ TELNETCONSOLE_ENABLED = False
 DOWNLOADER_MIDDLEWARES = {
     # Refuses loopback/private addresses unless NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES.
     "newscrawl.middlewares.PrivateAddressGuard": 50,
+    # Skips article URLs already written by an earlier run (NEWSCRAWL_STATE, docs/scheduled.md).
+    "newscrawl.incremental.IncrementalMiddleware": 60,
 }
+# Request dedup for this run only, even with JOBDIR: a persisted filter would remember
+# requests lost when a crawl is killed; the state store decides across runs.
+DUPEFILTER_CLASS = "newscrawl.incremental.RunDupeFilter"
 
 ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,
     "pipelines.normalize.NormalizePipeline": 200,
     "pipelines.duplicates.DuplicatesPipeline": 300,
+    # Lines recurring across many pages of one site (learned in the state store).
+    "pipelines.templates.TemplatesPipeline": 500,
+    # The same article already emitted, this run or an earlier one (canonical URL, hash, MinHash).
+    "pipelines.articles.ArticlesPipeline": 700,
 }
 
 FEED_EXPORTERS = {
@@ -92,6 +103,24 @@ NEWSCRAWL_AUDIT = False
 
 # How trafilatura is asked to extract: "balanced" (default), "precision" or "recall".
 NEWSCRAWL_EXTRACT_MODE = "balanced"
+
+# The state store (newscrawl/state.py): seen article URLs, per-site line statistics,
+# article fingerprints. "sqlite:///PATH" (relative to the working directory, or
+# sqlite:////abs/path), "memory://" (forget everything at exit: one-off full runs, tests).
+# The environment variable NEWSCRAWL_STATE, if set, replaces this default.
+NEWSCRAWL_STATE = os.environ.get("NEWSCRAWL_STATE") or "sqlite:///.newscrawl/state.db"
+# Fetch an article written by an earlier run again once this long has passed since it was
+# written: "30m", "12h", "7d", "2w"; "" (default) = never (only when discovery gives a
+# newer lastmod). `-a fresh=1` refetches everything for one run.
+NEWSCRAWL_REFETCH_AFTER = ""
+# templates stage: a line is site furniture once the site has MIN_PAGES pages counted and the
+# line was seen on at least MIN_COUNT pages and on MIN_SHARE of them (pipelines/templates.py).
+NEWSCRAWL_TEMPLATES_MIN_PAGES = 20
+NEWSCRAWL_TEMPLATES_MIN_COUNT = 5
+NEWSCRAWL_TEMPLATES_MIN_SHARE = 0.02
+# articles stage: MinHash similarity (estimated Jaccard of 5-word shingles) at or above
+# which two texts under different URLs are one article (pipelines/articles.py).
+NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD = 0.85
 
 # Extraction runs in this many worker processes so the reactor keeps downloading while
 # pages are parsed (docs/performance.md). "auto" (default): one per CPU this process may

@@ -18,6 +18,11 @@ from newscrawl.schema import schema_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Crawls in tests (in-process and `scrapy crawl` subprocesses, which inherit the environment)
+# forget what they wrote: a persistent state store would make one test's crawl skip the
+# articles another test already wrote. Tests of the state store pass NEWSCRAWL_STATE.
+os.environ["NEWSCRAWL_STATE"] = "memory://"
+
 
 @pytest.fixture(scope="session")
 def site_server() -> Iterator[str]:

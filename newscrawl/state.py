@@ -1,0 +1,558 @@
+"""The state store: what must outlive one crawl, behind one small interface.
+
+Three things are kept (DESIGN.md, "The state store"):
+
+- **seen**: article URLs already written to a committed output file, with when and the
+  lastmod the sitemap/feed gave then; the incremental middleware skips them next run.
+- **site lines**: per site, how many distinct pages each line (by hash) was seen on, and
+  how many pages were counted; the templates stage removes lines recurring across pages.
+- **fingerprints**: per canonical URL the content hash and MinHash signature of the text
+  written, plus the LSH band keys that find near-duplicate candidates across runs.
+
+Backends are chosen by one setting, `NEWSCRAWL_STATE`: `sqlite:///PATH` (the default, an
+embedded file, no server), `memory://` (nothing outlives the process; tests, one-off runs).
+A Redis backend (`redis://`, for several workers alongside scrapy-redis) fits the same
+interface: every method is a batch of key lookups or counter increments, no joins.
+
+`RunState` is the per-crawl side: it records what this run scraped and writes it to the
+store only once the output file holding it has been stored (renamed into place), so a run
+that is killed leaves no "seen" mark for articles whose output never appeared.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from w3lib.url import canonicalize_url
+
+from newscrawl.config import SettingError
+from newscrawl.items import Article
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STATE = "sqlite:///.newscrawl/state.db"
+# Sent (crawler.signals.send_catch_log(records_recovered, records=[...])) by whoever publishes
+# output records outside the feed exporter, e.g. lines salvaged from a killed run's
+# temporary file: they are committed output, so their URLs are marked seen at once.
+records_recovered = object()
+STATE_SETTING = "NEWSCRAWL_STATE"
+# Bump when the SQLite layout changes; an older file is refused rather than misread.
+SQLITE_SCHEMA_VERSION = 1
+
+
+def url_key(url: str) -> str:
+    """The form a URL is stored under: w3lib's canonical form (sorted query, no fragment)."""
+    try:
+        return canonicalize_url(url.strip())
+    except ValueError:
+        return url.strip()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """An article URL written to committed output: when (epoch seconds) and its lastmod then."""
+
+    url: str  # url_key() form
+    written_at: float
+    lastmod: str | None = None  # as discovery gave it (ISO 8601), None when unknown
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the articles stage needs to recognise an article again in a later run."""
+
+    url: str  # url_key() of the canonical URL
+    content_hash: str  # sha256 of the text written
+    signature: bytes = b""  # MinHash hash values (uint64, little-endian), b"" if none
+    bands: tuple[int, ...] = ()  # LSH band keys (signed 64-bit ints), one per band
+
+
+class StateStore(ABC):
+    """One interface, several backends; all methods take and return plain values."""
+
+    # -- seen article URLs ----------------------------------------------------------------
+    @abstractmethod
+    def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
+        """The entries known for these url_key()s (missing ones are absent)."""
+
+    @abstractmethod
+    def mark_seen(self, entries: Iterable[Seen]) -> None:
+        """Record (or refresh) these URLs as written."""
+
+    # -- per-site line statistics (templates) ------------------------------------------------
+    @abstractmethod
+    def count_page_lines(
+        self, site: str, page: str, lines: Iterable[int]
+    ) -> tuple[int, dict[int, int]]:
+        """Count `page`'s distinct line hashes for `site` (once per page, ever).
+
+        Returns (pages counted for the site, {line: distinct pages it was seen on}) for
+        the given lines, after counting this page; a page counted before is not counted
+        again, so re-fetches and resumed runs do not inflate the figures.
+        """
+
+    # -- article fingerprints (cross-run duplicates) ------------------------------------------
+    @abstractmethod
+    def fingerprint_of(self, url: str) -> Fingerprint | None:
+        """The fingerprint last written for this canonical url_key()."""
+
+    @abstractmethod
+    def urls_with_hash(self, content_hash: str) -> list[str]:
+        """Canonical URLs whose written text had exactly this hash."""
+
+    @abstractmethod
+    def near_candidates(self, bands: Iterable[int]) -> list[Fingerprint]:
+        """Fingerprints sharing at least one LSH band key (candidates, to be verified)."""
+
+    @abstractmethod
+    def add_fingerprints(self, fingerprints: Iterable[Fingerprint]) -> None:
+        """Store fingerprints (replacing an earlier one for the same URL)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
+        """Release the backend (files, connections)."""
+
+
+class MemoryStore(StateStore):
+    """Everything in dicts: nothing outlives the process. Tests and `memory://`."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, Seen] = {}
+        self.pages: dict[str, set[str]] = defaultdict(set)
+        self.lines: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        self.fingerprints: dict[str, Fingerprint] = {}
+        self.by_hash: dict[str, set[str]] = defaultdict(set)
+        self.by_band: dict[int, set[str]] = defaultdict(set)
+
+    def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
+        return {url: self.seen[url] for url in urls if url in self.seen}
+
+    def mark_seen(self, entries: Iterable[Seen]) -> None:
+        for entry in entries:
+            self.seen[entry.url] = entry
+
+    def count_page_lines(
+        self, site: str, page: str, lines: Iterable[int]
+    ) -> tuple[int, dict[int, int]]:
+        wanted = set(lines)
+        counts = self.lines[site]
+        if page not in self.pages[site]:
+            self.pages[site].add(page)
+            for line in wanted:
+                counts[line] += 1
+        return len(self.pages[site]), {line: counts.get(line, 0) for line in wanted}
+
+    def fingerprint_of(self, url: str) -> Fingerprint | None:
+        return self.fingerprints.get(url)
+
+    def urls_with_hash(self, content_hash: str) -> list[str]:
+        return sorted(self.by_hash.get(content_hash, ()))
+
+    def near_candidates(self, bands: Iterable[int]) -> list[Fingerprint]:
+        urls: set[str] = set()
+        for band in bands:
+            urls |= self.by_band.get(band, set())
+        return [self.fingerprints[url] for url in sorted(urls) if url in self.fingerprints]
+
+    def add_fingerprints(self, fingerprints: Iterable[Fingerprint]) -> None:
+        for fp in fingerprints:
+            old = self.fingerprints.get(fp.url)
+            if old is not None:
+                self.by_hash[old.content_hash].discard(fp.url)
+            self.fingerprints[fp.url] = fp
+            self.by_hash[fp.content_hash].add(fp.url)
+            for band in fp.bands:
+                self.by_band[band].add(fp.url)
+
+
+_SQLITE_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (
+    url TEXT PRIMARY KEY, written_at REAL NOT NULL, lastmod TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sites (site TEXT PRIMARY KEY, pages INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS site_pages (
+    site TEXT NOT NULL, page TEXT NOT NULL, PRIMARY KEY (site, page)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS site_lines (
+    site TEXT NOT NULL, line INTEGER NOT NULL, pages INTEGER NOT NULL, PRIMARY KEY (site, line)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fingerprints (
+    url TEXT PRIMARY KEY, content_hash TEXT NOT NULL, signature BLOB NOT NULL,
+    bands TEXT NOT NULL, written_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fingerprints_hash ON fingerprints (content_hash);
+CREATE TABLE IF NOT EXISTS bands (
+    band INTEGER NOT NULL, url TEXT NOT NULL, PRIMARY KEY (band, url)
+) WITHOUT ROWID;
+"""
+
+# SQLite's default limit on `?` parameters in one statement is 999 on older builds.
+_SQLITE_CHUNK = 500
+
+
+def _chunks(values: list[Any], size: int = _SQLITE_CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class SQLiteStore(StateStore):
+    """An embedded SQLite file (stdlib sqlite3) in WAL mode: readers never block the writer,
+    and a crash loses at most the last transaction, never the file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One crawl = one thread using the connection (the reactor's); the lock only
+        # guards against a stray thread (e.g. a blocking feed storage) calling in.
+        self.db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
+        self.lock = threading.Lock()
+        with self.lock:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: durable across a process crash, one fsync per checkpoint.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SQLITE_TABLES)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO meta VALUES ('schema', ?)", (str(SQLITE_SCHEMA_VERSION),)
+                )
+            elif row[0] != str(SQLITE_SCHEMA_VERSION):
+                raise SettingError(
+                    f"{STATE_SETTING}: {path} has state schema {row[0]}, this newscrawl "
+                    f"reads {SQLITE_SCHEMA_VERSION}; move the file away to start afresh"
+                )
+            self.db.commit()
+
+    def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
+        found: dict[str, Seen] = {}
+        with self.lock:
+            for chunk in _chunks(list(dict.fromkeys(urls))):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT url, written_at, lastmod FROM seen WHERE url IN ({marks})"
+                for url, written_at, lastmod in self.db.execute(query, chunk):
+                    found[url] = Seen(url, written_at, lastmod)
+        return found
+
+    def mark_seen(self, entries: Iterable[Seen]) -> None:
+        rows = [(e.url, e.written_at, e.lastmod) for e in entries]
+        with self.lock, self.db:
+            self.db.executemany(
+                "INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
+                "written_at=excluded.written_at, lastmod=excluded.lastmod",
+                rows,
+            )
+
+    def count_page_lines(
+        self, site: str, page: str, lines: Iterable[int]
+    ) -> tuple[int, dict[int, int]]:
+        wanted = list(set(lines))
+        with self.lock, self.db:
+            new = self.db.execute(
+                "INSERT OR IGNORE INTO site_pages VALUES (?, ?)", (site, page)
+            ).rowcount
+            if new:
+                self.db.execute(
+                    "INSERT INTO sites VALUES (?, 1) ON CONFLICT(site) DO UPDATE SET "
+                    "pages = pages + 1",
+                    (site,),
+                )
+                self.db.executemany(
+                    "INSERT INTO site_lines VALUES (?, ?, 1) ON CONFLICT(site, line) DO UPDATE "
+                    "SET pages = pages + 1",
+                    [(site, line) for line in wanted],
+                )
+            row = self.db.execute("SELECT pages FROM sites WHERE site=?", (site,)).fetchone()
+            counts = dict.fromkeys(wanted, 0)
+            for chunk in _chunks(wanted):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT line, pages FROM site_lines WHERE site=? AND line IN ({marks})"
+                for line, pages in self.db.execute(query, [site, *chunk]):
+                    counts[line] = pages
+        return (row[0] if row else 0), counts
+
+    def fingerprint_of(self, url: str) -> Fingerprint | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT url, content_hash, signature, bands FROM fingerprints WHERE url=?", (url,)
+            ).fetchone()
+        return self._fingerprint(row) if row else None
+
+    def urls_with_hash(self, content_hash: str) -> list[str]:
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT url FROM fingerprints WHERE content_hash=? ORDER BY url", (content_hash,)
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def near_candidates(self, bands: Iterable[int]) -> list[Fingerprint]:
+        wanted = list(set(bands))
+        urls: set[str] = set()
+        with self.lock:
+            for chunk in _chunks(wanted):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT url FROM bands WHERE band IN ({marks})"
+                urls.update(row[0] for row in self.db.execute(query, chunk))
+            found = []
+            for chunk in _chunks(sorted(urls)):
+                marks = ",".join("?" * len(chunk))
+                query = (
+                    "SELECT url, content_hash, signature, bands FROM fingerprints "
+                    f"WHERE url IN ({marks}) ORDER BY url"
+                )
+                found.extend(self._fingerprint(row) for row in self.db.execute(query, chunk))
+        return found
+
+    def add_fingerprints(self, fingerprints: Iterable[Fingerprint]) -> None:
+        now = time.time()
+        fps = list(fingerprints)
+        with self.lock, self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO fingerprints VALUES (?, ?, ?, ?, ?)",
+                [
+                    (fp.url, fp.content_hash, fp.signature, ",".join(map(str, fp.bands)), now)
+                    for fp in fps
+                ],
+            )
+            self.db.executemany(
+                "INSERT OR IGNORE INTO bands VALUES (?, ?)",
+                [(band, fp.url) for fp in fps for band in fp.bands],
+            )
+
+    @staticmethod
+    def _fingerprint(row: tuple[Any, ...]) -> Fingerprint:
+        url, content_hash, signature, bands = row
+        return Fingerprint(
+            url, content_hash, bytes(signature), tuple(int(b) for b in bands.split(",") if b)
+        )
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+
+def open_store(uri: str) -> StateStore:
+    """The backend named by a NEWSCRAWL_STATE value; SettingError naming the setting if bad."""
+    uri = (uri or "").strip()
+    scheme = urlsplit(uri).scheme.lower()
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme == "sqlite":
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy spells them.
+        path = uri[len("sqlite:///") :] if uri.lower().startswith("sqlite:///") else ""
+        if not path:
+            raise SettingError(f"{STATE_SETTING}={uri!r}: expected sqlite:///PATH")
+        try:
+            return SQLiteStore(path)
+        except (sqlite3.Error, OSError) as error:
+            raise SettingError(f"{STATE_SETTING}={uri!r}: cannot open it ({error})") from None
+    if scheme in ("redis", "rediss"):
+        raise SettingError(
+            f"{STATE_SETTING}={uri!r}: the Redis backend is not available yet; "
+            "use sqlite:///PATH or memory://"
+        )
+    raise SettingError(f"{STATE_SETTING}={uri!r}: expected sqlite:///PATH or memory://")
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-crawl side: one store per crawler, commits that follow the output files.
+
+
+@dataclass
+class _Written:
+    urls: list[str]  # url_key()s to mark seen: requested, final and canonical URL
+    lastmod: str | None
+    fingerprint: Fingerprint | None
+
+
+@dataclass
+class _FeedCursor:
+    """How far one configured feed has durably stored the stream of scraped items."""
+
+    stored: int = 0  # items of this feed's committed files, counted from the run's start
+    next_batch: int = 1
+    closed: dict[int, int] = field(default_factory=dict)  # batch_id -> itemcount, not yet in order
+
+
+class RunState:
+    """The state store of one crawl, and the journal that commits to it after the output.
+
+    Every scraped Article is appended to the journal in scraping order, which is also the
+    order every feed exports it in. When a feed slot (one output file, or one batch) is
+    stored, that feed's cursor moves on by the slot's item count; the items every feed has
+    stored are committed: their URLs marked seen, their fingerprints added. A run without
+    FEEDS (items consumed in-process) commits when the spider closes. A killed run commits
+    nothing it had not stored, so the next run fetches those articles again.
+    """
+
+    def __init__(self, crawler: Crawler, store: StateStore, uri: str) -> None:
+        self.crawler = crawler
+        self.store = store
+        self.uri = uri
+        self.journal: list[_Written] = []
+        self.committed = 0  # journal entries already written to the store
+        self.lastmods: dict[str, str] = {}  # url_key -> lastmod the request carried
+        self.staged: dict[int, Fingerprint] = {}  # id(article) -> fingerprint, until scraped
+        self.feeds: dict[str, _FeedCursor] = {
+            str(uri): _FeedCursor() for uri in crawler.settings.getdict("FEEDS")
+        }
+        self.failed = False  # a feed failed to store: commit nothing more this run
+        self.closed = False
+        connect = crawler.signals.connect
+        connect(self._item_scraped, signal=signals.item_scraped)
+        connect(self._feed_slot_closed, signal=signals.feed_slot_closed)
+        connect(self._spider_closed, signal=signals.spider_closed)
+        connect(self._feed_exporter_closed, signal=signals.feed_exporter_closed)
+        connect(self.close, signal=signals.engine_stopped)
+        connect(self.commit_records, signal=records_recovered)
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> RunState:
+        """The crawler's RunState, opened on first use (middleware and pipelines share it)."""
+        existing = getattr(crawler, "_newscrawl_state", None)
+        if existing is None:
+            uri = str(crawler.settings.get(STATE_SETTING) or DEFAULT_STATE)
+            existing = cls(crawler, open_store(uri), uri)
+            crawler._newscrawl_state = existing  # type: ignore[attr-defined]
+            logger.info("state store: %s", uri)
+        return existing
+
+    @property
+    def fresh(self) -> bool:
+        """`-a fresh=1`: this run ignores what earlier runs wrote (and still records its own)."""
+        spider = self.crawler.spider
+        return str(getattr(spider, "fresh", "") or "").strip().lower() in {"1", "true", "yes", "on"}
+
+    # -- what components tell the journal --------------------------------------------------
+    def note_lastmod(self, url: str, lastmod: str | None) -> None:
+        """Discovery's lastmod for an article request, remembered for when it is written."""
+        if lastmod:
+            self.lastmods[url_key(url)] = lastmod
+
+    def stage_fingerprint(self, article: Article, fingerprint: Fingerprint) -> None:
+        """The articles stage's fingerprint of an item it let through, kept until scraped."""
+        self.staged[id(article)] = fingerprint
+
+    def drop_staged(self, article: Article) -> None:
+        self.staged.pop(id(article), None)
+
+    def commit_records(self, records: Iterable[dict[str, Any]], **_: Any) -> int:
+        """Mark the URLs of already-published output records (JSON dicts) as seen now."""
+        now = time.time()
+        entries: list[Seen] = []
+        fingerprints: list[Fingerprint] = []
+        for record in records:
+            urls = [record.get(name) for name in ("url", "final_url", "canonical_url")]
+            keys = list(dict.fromkeys(url_key(u) for u in urls if isinstance(u, str) and u))
+            entries += [Seen(key, now, None) for key in keys]
+            canonical = record.get("canonical_url")
+            if isinstance(canonical, str) and isinstance(record.get("content_hash"), str):
+                fingerprints.append(Fingerprint(url_key(canonical), record["content_hash"]))
+        if not self.closed:
+            self.store.mark_seen(entries)
+            self.store.add_fingerprints(fingerprints)
+        return len(entries)
+
+    # -- signals -----------------------------------------------------------------------------
+    def _item_scraped(self, item: Any, **_: Any) -> None:
+        fingerprint = self.staged.pop(id(item), None)
+        if not isinstance(item, Article):
+            self.journal.append(_Written([], None, None))  # exported too: keeps positions
+        else:
+            keys = list(
+                dict.fromkeys(
+                    url_key(u) for u in (item.url, item.final_url, item.canonical_url) if u
+                )
+            )
+            lastmod = next((self.lastmods[k] for k in keys if k in self.lastmods), None)
+            self.journal.append(_Written(keys, lastmod, fingerprint))
+        self._commit_stored()
+
+    def _feed_slot_closed(self, slot: Any, **_: Any) -> None:
+        cursor = self.feeds.get(str(getattr(slot, "uri_template", "")))
+        if cursor is None:
+            return
+        if self._store_failed():
+            if not self.failed:
+                logger.warning(
+                    "a feed failed to store: articles scraped from now on are not marked "
+                    "as seen, the next run fetches them again"
+                )
+            self.failed = True
+            return
+        cursor.closed[int(getattr(slot, "batch_id", cursor.next_batch))] = int(slot.itemcount)
+        while cursor.next_batch in cursor.closed:
+            cursor.stored += cursor.closed.pop(cursor.next_batch)
+            cursor.next_batch += 1
+        self._commit_stored()
+
+    def _store_failed(self) -> bool:
+        stats = self.crawler.stats.get_stats() if self.crawler.stats is not None else {}
+        return any(k.startswith("feedexport/failed_count/") and v for k, v in stats.items())
+
+    def _spider_closed(self, **_: Any) -> None:
+        # With feeds, FeedExporter (a spider_closed handler too, run concurrently with this
+        # one) is still storing its files: their slots commit as they close, and the store
+        # closes on feed_exporter_closed. Without feeds, the scraped items are the output.
+        if not self.feeds:
+            if not self.failed:
+                self._commit(len(self.journal))
+            self.close()
+
+    def _feed_exporter_closed(self, **_: Any) -> None:
+        self._commit_stored()
+        self.close()
+
+    def _commit_stored(self) -> None:
+        if self.failed or self.closed:
+            return
+        if self.feeds:
+            upto = min(cursor.stored for cursor in self.feeds.values())
+            self._commit(min(upto, len(self.journal)))
+
+    def _commit(self, upto: int) -> None:
+        if upto <= self.committed:
+            return
+        entries = self.journal[self.committed : upto]
+        now = time.time()
+        seen = [Seen(url, now, entry.lastmod) for entry in entries for url in entry.urls]
+        fingerprints = [entry.fingerprint for entry in entries if entry.fingerprint]
+        try:
+            self.store.mark_seen(seen)
+            self.store.add_fingerprints(fingerprints)
+        except Exception:
+            logger.exception("could not commit %d articles to the state store", len(entries))
+            self._inc("newscrawl/errors/state")
+            return
+        self.committed = upto
+        for entry in entries:  # free memory: the journal only needs positions from here on
+            entry.urls, entry.fingerprint = [], None
+        self._inc("newscrawl/state/committed", len(entries))
+
+    def close(self, **_: Any) -> None:
+        if not self.closed:
+            self.closed = True
+            uncommitted = len(self.journal) - self.committed
+            if uncommitted:
+                logger.info(
+                    "%d scraped articles not committed to the state store (their output "
+                    "was not stored); the next run fetches them again",
+                    uncommitted,
+                )
+            self.store.close()
+
+    def _inc(self, key: str, count: int = 1) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key, count)
