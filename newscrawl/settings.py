@@ -101,7 +101,9 @@ NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES = False
 # stage and rule, so a reviewer can check that only noise went.
 NEWSCRAWL_AUDIT = False
 
-# How trafilatura is asked to extract: "balanced" (default), "precision" or "recall".
+# How trafilatura is asked to extract: "balanced" (default: its precision mode, falling back
+# to its default mode when precision keeps under a fifth of the text; best F1 on the
+# extraction benchmark, see docs/evaluation.md), "precision" or "recall" (trafilatura's modes).
 NEWSCRAWL_EXTRACT_MODE = "balanced"
 
 # The state store (newscrawl/state.py): seen article URLs, per-site line statistics,

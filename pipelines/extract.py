@@ -46,6 +46,11 @@ _PUBLISHED_META = (
 )
 _MODIFIED_META = ("article:modified_time", "og:updated_time", "dateModified", "last-modified")
 _LANG_CODE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]+)*$")
+# "balanced" mode keeps trafilatura's precision-mode text unless it holds less than this share
+# of the default text's words. On the extraction benchmark, precision mode kept 30-100% of
+# the default text on every page but one, where it kept a 5% scrap of the article; any
+# value between 0.06 and 0.30 scores the same there, 0.2 sits well inside that gap.
+PRECISE_MIN_SHARE = 0.2
 
 
 def extract_html(
@@ -62,19 +67,13 @@ def extract_html(
     if tree is None:
         return None
     head = _head_metadata(tree, url)
-    document: Any = bare_extraction(  # a Document, since as_dict is not asked for
-        tree,
-        url=url,
-        with_metadata=True,
-        deduplicate=False,
-        include_comments=False,
-        favor_precision=mode == "precision",
-        favor_recall=mode == "recall",
-    )
-    if document is None or document.body is None:
-        return None
-    paragraphs = _paragraphs(document.body)
-    if not paragraphs:
+    if mode == "balanced":
+        document, paragraphs = _precise_or_default(tree, url)
+    else:
+        document, paragraphs = _trafilatura(
+            tree, url, favor_precision=mode == "precision", favor_recall=mode == "recall"
+        )
+    if document is None or not paragraphs:
         return None
     authors = [a.strip() for a in re.split(r";|\|", document.author or "") if a.strip()]
     return {
@@ -91,6 +90,42 @@ def extract_html(
         "canonical_url": head["canonical_url"] or document.url or None,
         "site_name": head["site_name"] or document.sitename or None,
     }
+
+
+def _trafilatura(tree: Any, url: str | None, **mode: bool) -> tuple[Any, list[str]]:
+    """One trafilatura run over `tree` (which it copies): its Document and body paragraphs."""
+    document: Any = bare_extraction(  # a Document, since as_dict is not asked for
+        tree,
+        url=url,
+        with_metadata=True,
+        deduplicate=False,
+        include_comments=False,
+        **mode,
+    )
+    if document is None or document.body is None:
+        return None, []
+    return document, _paragraphs(document.body)
+
+
+def _word_count(paragraphs: list[str]) -> int:
+    return sum(len(p.split()) for p in paragraphs)
+
+
+def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
+    """trafilatura's precision mode, unless it threw away most of what the default keeps.
+
+    favor_precision drops more boilerplate (related links, teasers, author boxes) but now and
+    then misjudges the article body itself and keeps a scrap; then the default text is used.
+    Measured on the extraction benchmark: precision alone P 0.958 R 0.972, default P 0.947
+    R 0.980, this choice P 0.963 R 0.977 (docs/evaluation.md).
+    """
+    precise, precise_paragraphs = _trafilatura(tree, url, favor_precision=True)
+    default, default_paragraphs = _trafilatura(tree, url)
+    if precise_paragraphs and _word_count(precise_paragraphs) >= PRECISE_MIN_SHARE * (
+        _word_count(default_paragraphs)
+    ):
+        return precise, precise_paragraphs
+    return default, default_paragraphs
 
 
 def _paragraphs(body: Any) -> list[str]:
