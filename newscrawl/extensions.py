@@ -83,6 +83,10 @@ class RunReport:
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("newscrawl/run_id", self.run_id)
         self.crawler.stats.set_value(PAGES_FETCHED, 0)
+        from newscrawl.feeds import sweep_feed_folders  # feeds imports this module
+
+        # Before the first request: records salvaged from a killed run count as written.
+        sweep_feed_folders(self.crawler, spider)
 
     def response_received(self, response: Response, request: Request, spider: Spider) -> None:
         if urlsplit(response.url).path == "/robots.txt":

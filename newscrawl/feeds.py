@@ -31,11 +31,14 @@ import re
 import secrets
 import shutil
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from scrapy import Spider
 from scrapy.crawler import Crawler
+from scrapy.extensions.feedexport import apply_uri_params
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from w3lib.url import file_uri_to_path
@@ -160,7 +163,8 @@ class AtomicFileFeedStorage:
 
     def open(self, spider: Spider) -> IO[bytes]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        sweep_stale_temps(self.path.parent, self.recover, self._inc)
+        if self.crawler is not None:  # RunReport swept at spider_opened; batches may add folders
+            sweep_stale_temps(self.path.parent, self.recover, self.crawler)
         handle, self.temp = create_locked_temp(self.path)
         self.opened_at = utc_now()
         if not self.overwrite and self.path.exists():
@@ -180,9 +184,10 @@ class AtomicFileFeedStorage:
             "run_complete": bool(run and run.closing),
             "spider": self.crawler.spider.name if self.crawler and self.crawler.spider else "",
         }
-        return deferToThread(self._store, file, context)
+        return deferToThread(self.finish, file, context)
 
-    def _store(self, file: IO[bytes], context: dict[str, Any]) -> None:
+    def finish(self, file: IO[bytes], context: dict[str, Any]) -> None:
+        """Publish the data file, then its manifest (blocking; store() runs it in a thread)."""
         assert self.temp is not None
         file.flush()
         os.fsync(file.fileno())
@@ -208,10 +213,19 @@ class AtomicFileFeedStorage:
             self.crawler.stats.inc_value(key, count)
 
 
-def sweep_stale_temps(folder: Path, recover: bool, count: Any = None) -> list[Path]:
-    """Recover or remove temporary files in `folder` whose writer is gone; returns outputs."""
-    if fcntl is None:  # pragma: no cover
+def sweep_stale_temps(folder: Path, recover: bool, crawler: Crawler | None = None) -> list[Path]:
+    """Recover or remove temporary files in `folder` whose writer is gone; returns outputs.
+
+    Recovered records are published output: the crawler's state store is told at once
+    (the `records_recovered` signal of newscrawl.state) so this run does not fetch them again.
+    """
+    if fcntl is None or not folder.is_dir():  # pragma: no cover - no flock on this platform
         return []
+
+    def count(key: str, n: int = 1) -> None:
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(key, n)
+
     published: list[Path] = []
     for temp in sorted(folder.glob(f".*{TEMP_SUFFIX}")):
         match = TEMP_NAME.match(temp.name)
@@ -232,30 +246,45 @@ def sweep_stale_temps(folder: Path, recover: bool, count: Any = None) -> list[Pa
                     published.append(target)
                     logger.warning(
                         "Recovered %d complete records of a crashed run from %s into %s",
-                        records,
+                        len(records),
                         temp,
                         target,
                     )
-                    if count:
-                        count("newscrawl/feeds/recovered_files")
-                        count("newscrawl/feeds/recovered_records", records)
+                    count("newscrawl/feeds/recovered_files")
+                    count("newscrawl/feeds/recovered_records", len(records))
+                    _announce(crawler, records)
                     continue
             size = temp.stat().st_size
             temp.unlink(missing_ok=True)
             logger.warning("Removed %s (%d bytes) left by a crashed run", temp, size)
-            if count:
-                count("newscrawl/feeds/stale_temp_removed")
+            count("newscrawl/feeds/stale_temp_removed")
     return published
 
 
-def _recover(handle: IO[bytes], temp: Path, final: Path) -> tuple[Path | None, int]:
+def _announce(crawler: Crawler | None, records: list[dict[str, Any]]) -> None:
+    try:
+        from newscrawl.state import records_recovered
+    except ImportError:  # pragma: no cover - a build without the state store
+        return
+    if crawler is not None:
+        crawler.signals.send_catch_log(records_recovered, records=records)
+
+
+def _recover(
+    handle: IO[bytes], temp: Path, final: Path
+) -> tuple[Path | None, list[dict[str, Any]]]:
     """Publish the complete JSON-object lines of a dead run's temporary file."""
     raw = handle.read()
     gzipped = raw[:2] == b"\x1f\x8b"
     data = _gunzip_prefix(raw) if gzipped else raw
-    lines = [line for line in data[: data.rfind(b"\n") + 1].splitlines() if _is_record(line)]
+    lines, records = [], []
+    for line in data[: data.rfind(b"\n") + 1].splitlines():
+        record = _as_record(line)
+        if record is not None:
+            lines.append(line)
+            records.append(record)
     if not lines:
-        return None, 0
+        return None, []
     body = b"".join(line + b"\n" for line in lines)
     if gzipped:
         body = gzip.compress(body)
@@ -275,7 +304,7 @@ def _recover(handle: IO[bytes], temp: Path, final: Path) -> tuple[Path | None, i
     )
     write_atomically(manifest_path(target), manifest_bytes(manifest))
     temp.unlink(missing_ok=True)
-    return target, len(lines)
+    return target, records
 
 
 def _gunzip_prefix(raw: bytes) -> bytes:
@@ -293,8 +322,45 @@ def _gunzip_prefix(raw: bytes) -> bytes:
     return b"".join(out)
 
 
-def _is_record(line: bytes) -> bool:
+def _as_record(line: bytes) -> dict[str, Any] | None:
     try:
-        return isinstance(json.loads(line), dict)
+        record = json.loads(line)
     except ValueError:
-        return False
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def sweep_feed_folders(crawler: Crawler, spider: Spider) -> None:
+    """At spider_opened: sweep the folders of this crawl's local feeds (first batch paths)."""
+    settings = crawler.settings
+    if fcntl is None:  # pragma: no cover
+        return
+    recover = get_bool(settings, "NEWSCRAWL_FEED_RECOVER", True)
+    params = {k: getattr(spider, k, None) for k in dir(spider) if not k.startswith("__")}
+    now = datetime.now(UTC)
+    params.update(
+        time=now.replace(microsecond=0).isoformat().replace(":", "-"),
+        batch_time=now.isoformat().replace(":", "-"),
+        batch_id=1,
+    )
+    storages = settings.getwithbase("FEED_STORAGES")
+    folders: list[Path] = []
+    for uri in settings.getdict("FEEDS"):
+        uri = str(uri)
+        scheme = urlsplit(uri).scheme
+        if load_storage_name(storages, scheme) != f"{__name__}.AtomicFileFeedStorage":
+            continue
+        try:
+            applied = apply_uri_params(uri, params)
+        except (KeyError, TypeError, ValueError):
+            continue  # a uri_params function supplies the names; the first open sweeps
+        path = Path(file_uri_to_path(applied) if scheme == "file" else applied)
+        if path.parent not in folders:
+            folders.append(path.parent)
+    for folder in folders:
+        sweep_stale_temps(folder, recover, crawler)
+
+
+def load_storage_name(storages: Any, scheme: str) -> str:
+    value = storages.get(scheme) or storages.get("file")
+    return value if isinstance(value, str) else f"{value.__module__}.{value.__qualname__}"
