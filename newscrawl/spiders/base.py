@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Spider
+from scrapy import Request, Spider
 from scrapy.http import Response, TextResponse
 
+from newscrawl.charset import response_html
+from newscrawl.incremental import DISCOVERY_META, LASTMOD_META
 from newscrawl.items import Page
 
 logger = logging.getLogger(__name__)
@@ -48,10 +50,48 @@ def is_html_response(response: Response) -> bool:
     return isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
 
 
+HINTS_META = "newscrawl_hints"  # discovery's fallback metadata for the page (Page.hints)
+
+
+def discovery_request(url: str, callback: Any, **kwargs: Any) -> Request:
+    """A request for a sitemap, feed, robots.txt or listing page: never skipped as seen
+    by the incremental middleware, because it is how new articles are found."""
+    meta = {**kwargs.pop("meta", {}), DISCOVERY_META: True}
+    return Request(url, callback=callback, meta=meta, **kwargs)
+
+
+def article_request(
+    url: str,
+    callback: Any,
+    hints: dict[str, Any] | None = None,
+    lastmod: str | None = None,
+    **kwargs: Any,
+) -> Request:
+    """A request for a candidate article, carrying discovery hints and its lastmod (ISO),
+    which the incremental middleware compares with the last run's."""
+    meta = dict(kwargs.pop("meta", {}))
+    if hints:
+        meta[HINTS_META] = hints
+    if lastmod:
+        meta[LASTMOD_META] = lastmod
+    return Request(url, callback=callback, meta=meta, **kwargs)
+
+
 class NewsSpider(Spider):
     """Base of the newscrawl spiders."""
 
     source = "urls"
+
+    def count(self, key: str) -> None:
+        """Increment the stat `newscrawl/<key>` (key is `<outcome>/<stage>:<rule>`)."""
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(f"newscrawl/{key}")
+
+    def parse_article(self, response: Response, **kwargs: Any) -> Any:
+        """Callback of article requests: the page with the request's discovery hints."""
+        page = self.page_from_response(response, hints=response.meta.get(HINTS_META))
+        if page is not None:
+            yield page
 
     def page_from_response(
         self, response: Response, hints: dict[str, Any] | None = None
@@ -72,7 +112,7 @@ class NewsSpider(Spider):
             url=requested,
             final_url=response.url,
             status=response.status,
-            html=response.text,
+            html=response_html(response),  # Scrapy's decoding + undeclared Cyrillic
             fetched_at=utc_now_iso(),
             spider=self.name,
             source=self.source,

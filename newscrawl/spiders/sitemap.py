@@ -1,0 +1,205 @@
+"""`scrapy crawl sitemap -a site=HOME` / `-a sitemap=URL`: articles listed in XML sitemaps.
+
+robots.txt `Sitemap:` lines (else the usual locations under the home URL) lead to sitemap
+indexes (followed to any depth), plain or gzip urlsets and Google News sitemaps. Scrapy's
+own sitemap parser keeps only the top-level fields of an entry, so the news fields
+(`news:publication_date`, `news:title`, `news:language`) are read here with lxml and
+travel with the request as hints, used where the page itself lacks them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request
+from scrapy.http import Response
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import sitemap_urls_from_robots
+from twisted.python.failure import Failure
+
+from newscrawl.limits import ArticleBudget, is_recent, iso, parse_count, parse_date, parse_since
+from newscrawl.spiders.base import (
+    ArgumentError,
+    NewsSpider,
+    article_request,
+    check_http_url,
+    discovery_request,
+)
+from newscrawl.xmlutil import child_text, children, local, parse_xml
+
+logger = logging.getLogger(__name__)
+
+# Where sitemaps usually are when robots.txt names none, tried relative to the home URL.
+USUAL_LOCATIONS = ("sitemap_index.xml", "sitemap.xml", "sitemap-news.xml", "news-sitemap.xml")
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass
+class SitemapEntry:
+    """One `<url>` (or `<sitemap>`) of a sitemap, with its Google News fields if any."""
+
+    loc: str
+    lastmod: datetime | None = None
+    published: datetime | None = None
+    title: str | None = None
+    language: str | None = None
+
+    @property
+    def date(self) -> datetime | None:
+        """The newest of lastmod and publication date: what `since=` compares."""
+        dates = [d for d in (self.lastmod, self.published) if d is not None]
+        return max(dates) if dates else None
+
+    def hints(self) -> dict[str, Any]:
+        hints: dict[str, Any] = {}
+        if self.title:
+            hints["title"] = self.title
+        if self.published:
+            hints["published"] = iso(self.published)
+        if self.language:
+            hints["language"] = self.language.split("-")[0].lower()
+        return hints
+
+
+@dataclass
+class Sitemap:
+    kind: str  # "sitemapindex", "urlset", or "" when the document is not a sitemap
+    entries: list[SitemapEntry] = field(default_factory=list)
+
+
+def parse_sitemap(body: bytes, base_url: str = "") -> Sitemap:
+    """Entries of a sitemap index or urlset (gunzipped already); relative locs are resolved."""
+    root = parse_xml(body)
+    if root is None or local(root) not in ("sitemapindex", "urlset"):
+        return Sitemap("")
+    kind = local(root)
+    entries = []
+    for node in root:
+        if local(node) not in ("sitemap", "url"):
+            continue
+        loc = child_text(node, "loc")
+        if not loc:
+            continue
+        news = children(node, "news")
+        lastmod = parse_date(child_text(node, "lastmod"))
+        entry = SitemapEntry(urljoin(base_url, loc), lastmod=lastmod)
+        if news:
+            entry.published = parse_date(child_text(news[0], "publication_date"))
+            entry.title = child_text(news[0], "title")
+            entry.language = child_text(news[0], "publication", "language")
+        entries.append(entry)
+    return Sitemap(kind, entries)
+
+
+def newest_first(entries: list[SitemapEntry]) -> list[SitemapEntry]:
+    """Dated entries newest first, then undated ones in document order (stable sort)."""
+    return sorted(entries, key=lambda e: (e.date is None, -(e.date.timestamp() if e.date else 0)))
+
+
+def site_domain(url: str) -> str:
+    """The host to allow (without "www.", so the bare domain and its subdomains pass)."""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def in_domain(url: str, domain: str) -> bool:
+    """True when the URL's host is `domain` or one of its subdomains."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host == domain or host.endswith("." + domain)
+
+
+class SitemapSpider(NewsSpider):
+    name = "sitemap"
+    source = "sitemap"
+
+    def __init__(
+        self,
+        site: str | None = None,
+        sitemap: str | None = None,
+        since: str | None = None,
+        max_articles: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sitemap_urls = [
+            check_http_url(u, "sitemap") for u in (sitemap or "").split(",") if u.strip()
+        ]
+        self.site = check_http_url(site, "site") if site else None
+        if not self.site and not self.sitemap_urls:
+            raise ArgumentError("give -a site=HOME_URL (robots.txt -> sitemaps) or -a sitemap=URL")
+        self.since = parse_since(since)
+        self.budget = ArticleBudget(parse_count(max_articles, "max_articles"))
+        starts = self.sitemap_urls or [self.site or ""]
+        self.allowed_domains = sorted({site_domain(u) for u in starts})
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.sitemap_urls:
+            yield discovery_request(url, self.parse_sitemap)
+        if not self.sitemap_urls and self.site:
+            yield discovery_request(
+                urljoin(self.site, "/robots.txt"),
+                self.parse_robots,
+                errback=self.robots_failed,
+                dont_filter=True,
+            )
+
+    def usual_sitemaps(self) -> Iterator[Request]:
+        assert self.site
+        logger.info("no Sitemap: line in robots.txt of %s; trying the usual locations", self.site)
+        for name in USUAL_LOCATIONS:
+            yield discovery_request(urljoin(self.site, name), self.parse_sitemap)
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        urls = list(sitemap_urls_from_robots(response.body, base_url=response.url))
+        if not urls:
+            yield from self.usual_sitemaps()
+        for url in urls:
+            yield discovery_request(url, self.parse_sitemap)
+
+    def robots_failed(self, failure: Failure) -> Iterator[Request]:
+        yield from self.usual_sitemaps()
+
+    def sitemap_body(self, response: Response) -> bytes | None:
+        body = response.body
+        if body[:2] == _GZIP_MAGIC:
+            try:
+                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
+            except (OSError, ValueError) as error:  # corrupt or over the size limit
+                self.count("errors/sitemap:gzip")
+                logger.warning("cannot gunzip sitemap %s: %s", response.url, error)
+                return None
+        return body
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        body = self.sitemap_body(response)
+        sitemap = parse_sitemap(body, response.url) if body is not None else Sitemap("")
+        if not sitemap.kind:
+            if body is not None:
+                self.count("errors/sitemap:not-a-sitemap")
+                logger.warning("not a sitemap: %s", response.url)
+            return
+        if sitemap.kind == "sitemapindex":
+            for entry in sitemap.entries:
+                # A sitemap unchanged since `since` lists nothing newer.
+                if not is_recent(entry.lastmod, self.since):
+                    self.count("skipped/sitemap:older-than-since")
+                elif not self.budget.exhausted:
+                    yield discovery_request(entry.loc, self.parse_sitemap)
+            return
+        for entry in newest_first(sitemap.entries):
+            if not is_recent(entry.date, self.since):
+                self.count("skipped/sitemap:older-than-since")
+                continue
+            if entry.loc in self.budget.seen:
+                continue
+            if not self.budget.take(entry.loc):
+                self.count("skipped/sitemap:max-articles")
+                continue
+            self.count("discovered/sitemap:article")
+            lastmod = iso(entry.date) if entry.date is not None else None
+            yield article_request(entry.loc, self.parse_article, entry.hints(), lastmod)
