@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Each module has `register(subparsers)` which adds its parser with `func=run`.
-COMMANDS = ["demo", "clean", "eval", "validate", "report"]
+COMMANDS = ["demo", "clean", "eval", "validate", "report", "explain"]
 
 
 def build_parser() -> argparse.ArgumentParser:

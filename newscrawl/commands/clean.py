@@ -61,7 +61,9 @@ def clean_files(
     """Run the crawl pipelines over saved pages; returns (written, dropped, stats).
 
     `urls` maps a file (as given in `paths`) to its page's address; `observe(order, article,
-    drop_reason)` sees every page's outcome (used by `newscrawl eval` and `explain`).
+    drop_reason)` sees every page's outcome (used by `newscrawl eval` and `explain`): the
+    reason is None for a written article; a page dropped after extraction comes with its
+    Article, one dropped before (or unreadable) with None.
     """
     progress = Progress("cleaned", len(paths))
     writer = OrderedWriter(out, len(paths), progress)
@@ -79,7 +81,7 @@ def clean_files(
         name = getattr(item, "source_file", None) or getattr(item, "url", "?")
         print(f"newscrawl clean: dropped {name}: {reason}", file=sys.stderr)
         if observe is not None and order is not None:
-            observe(order, None, reason)
+            observe(order, item if isinstance(item, Article) else None, reason)
         writer.settle(order, None)
 
     def on_unreadable(order: int, path: str, reason: str, **_: Any) -> None:

@@ -137,14 +137,17 @@ def run_newscrawl(cases: list[Case]) -> dict[str, Any]:
 
     def observe(order: int, article: Article | None, reason: str | None) -> None:
         case = cases[order]
-        if article is not None:
+        if reason is None and article is not None:
             case.text = article.text
         else:
             case.dropped = reason or "dropped"
 
     paths = [case.path for case in cases]
     urls = {str(case.path): case.url for case in cases if case.url}
-    _, _, stats = clean_files(paths, io.BytesIO(), urls=urls, observe=observe)
+    # A fresh in-memory state store: stages that remember earlier runs (cross-run duplicate
+    # articles, site templates) must not make a second evaluation differ from the first.
+    overrides = {"NEWSCRAWL_STATE": "memory://"}
+    _, _, stats = clean_files(paths, io.BytesIO(), urls=urls, overrides=overrides, observe=observe)
     for case in cases:
         if case.text is None and case.dropped is None:
             case.dropped = "no outcome reported by the crawl"
