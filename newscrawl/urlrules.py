@@ -103,7 +103,7 @@ def classify_url(url: str) -> Verdict:
     path = unquote(parts.path) or "/"
     lowered = path.lower()
     segments = [s for s in lowered.split("/") if s]
-    if lowered.endswith(NON_HTML_SUFFIXES) or not extension_filter(url):
+    if lowered.endswith(NON_HTML_SUFFIXES) or not extension_filter(url.lower()):
         return Verdict(UrlKind.OTHER, "file")
     if (segments and segments[-1] in FEED_SEGMENTS) or is_not_crawlable(url):
         return Verdict(UrlKind.OTHER, "not-crawlable")

@@ -67,3 +67,11 @@ def expected_text(site: str, page_path: str) -> str:
     """The hand-written clean body of a fixture page (fixtures/expected/<site>/<path>.txt)."""
     path = EXPECTED / site / Path(page_path.lstrip("/")).with_suffix(".txt")
     return path.read_text(encoding="utf-8").strip("\n")
+
+
+@pytest.fixture(scope="session")
+def news_server() -> Iterator[str]:
+    """Base URL of a server with fixtures/sites/news/ at its root, so that its robots.txt
+    is the host's /robots.txt (robots rules only apply there)."""
+    with serve_directory(SITES / "news") as base_url:
+        yield base_url
