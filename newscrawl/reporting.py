@@ -49,9 +49,10 @@ class Summary:
 
         Nothing fetched because every URL was already seen (an hourly run over an
         unchanged site) is success; nothing fetched because pages errored, or because
-        there was nothing to fetch at all, is failure.
+        there was nothing to fetch at all, is failure. Items that reached the pipelines
+        without a download (the `files` spider of `newscrawl clean`) count as work done.
         """
-        if self.pages_fetched:
+        if self.pages_fetched or self.articles_written or sum(self.dropped.values()):
             return False
         return bool(sum(self.errors.values())) or not sum(self.skipped.values())
 

@@ -157,6 +157,8 @@ def test_html_report_is_self_contained_with_charts(crawled: dict[str, Any], tmp_
         ({"newscrawl/pages/fetched": 3}, False),
         ({"newscrawl/pages/fetched": 0, "newscrawl/errors/http:404": 1}, True),
         ({"newscrawl/pages/fetched": 0}, True),  # nothing to do at all
+        ({"item_scraped_count": 2}, False),  # saved pages read without a download
+        ({"newscrawl/dropped/quality:too-short": 1}, False),
         ({"newscrawl/pages/fetched": 0, "newscrawl/skipped/seen": 10}, False),  # all known
         (
             {
