@@ -239,7 +239,6 @@ def sweep_stale_temps(folder: Path, recover: bool, crawler: Crawler | None = Non
             if not _try_lock(handle) or not _same_file(handle, temp):
                 continue  # a live writer holds it
             final = temp.with_name(match["final"])
-            records = 0
             if recover and not final.name.endswith(".manifest.json"):
                 target, records = _recover(handle, temp, final)
                 if target is not None:
