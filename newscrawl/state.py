@@ -305,7 +305,7 @@ class SQLiteStore(StateStore):
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT url FROM bands WHERE band IN ({marks})"
                 urls.update(row[0] for row in self.db.execute(query, chunk))
-            found = []
+            found: list[Fingerprint] = []
             for chunk in _chunks(sorted(urls)):
                 marks = ",".join("?" * len(chunk))
                 query = (
