@@ -122,7 +122,7 @@ NEWSCRAWL_TEMPLATES_MIN_COUNT = 5
 NEWSCRAWL_TEMPLATES_MIN_SHARE = 0.02
 # articles stage: MinHash similarity (estimated Jaccard of 5-word shingles) at or above
 # which two texts under different URLs are one article (pipelines/articles.py).
-NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD = 0.85
+NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD = 0.8
 
 # Extraction runs in this many worker processes so the reactor keeps downloading while
 # pages are parsed (docs/performance.md). "auto" (default): one per CPU this process may
