@@ -14,7 +14,8 @@ from html import escape
 
 from newscrawl.reporting import FileReport, Summary
 
-BAR_WIDTH = 640  # px of the whole chart; fits a laptop screen next to the labels
+BAR_WIDTH = 640  # px of a horizontal bar chart; fits a laptop screen next to the labels
+COLUMN_WIDTH = 900  # px of a column chart: room for a few months of days
 LABEL_WIDTH = 230  # px for rule / site names; longer names are shortened with "…"
 ROW_HEIGHT = 22
 MAX_ROWS = 25  # horizontal charts show the largest N; the rest is summed in one row
@@ -60,15 +61,17 @@ def column_chart(points: list[tuple[str, int]], colour: str = COLOURS["bar"]) ->
     """Vertical bars in the given order (days, length bins), labels under every k-th bar."""
     if not points:
         return '<p class="empty">nothing to show</p>'
-    height, bottom, left, top_pad = 260, 70, 44, 16
+    # The left margin leaves room for the first rotated date label.
+    height, bottom, left, top_pad = 260, 76, 76, 16
     plot_h = height - bottom - top_pad
-    plot_w = BAR_WIDTH - left - 10
+    plot_w = COLUMN_WIDTH - left - 10
     step = plot_w / len(points)
     top = max(n for _, n in points) or 1
     every = max(1, math.ceil(len(points) / 16))  # at most ~16 labels: they stay readable
     parts = [
-        f'<svg class="chart" width="{BAR_WIDTH}" height="{height}" '
-        f'viewBox="0 0 {BAR_WIDTH} {height}" role="img">',
+        f'<svg class="chart" width="{COLUMN_WIDTH}" height="{height}" '
+        f'viewBox="0 0 {COLUMN_WIDTH} {height}" role="img">',
+        f'<text x="{left - 6}" y="{top_pad + plot_h + 4}" text-anchor="end">0</text>',
         f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" '
         f'y2="{top_pad + plot_h}" stroke="{COLOURS["grid"]}"/>',
     ]
@@ -98,12 +101,12 @@ def column_chart(points: list[tuple[str, int]], colour: str = COLOURS["bar"]) ->
 
 
 def _ticks(top: int) -> list[int]:
-    """Three or four round gridline values up to `top`."""
+    """At most five round gridline values (1, 2, 5 times a power of ten) up to `top`."""
     if top <= 1:
         return [top]
-    raw = top / 3
+    raw = top / 5
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    step = max(1, next(int(m * magnitude) for m in (1, 2, 5, 10) if m * magnitude >= raw))
     return list(range(step, top + 1, step))
 
 

@@ -245,9 +245,9 @@ def read_outputs(paths: Iterable[Path]) -> FileReport:
 
 def _add_record(report: FileReport, record: dict[str, Any]) -> None:
     report.records += 1
-    report.per_site[str(record.get("site") or "?")] += 1
+    report.per_site[str(record.get("site") or "unknown")] += 1
     day = record.get("published") or record.get("fetched_at") or ""
     report.per_day[str(day)[:10] or "unknown"] += 1
     report.removed.update(record.get("cleaning") or {})
     report.text_lengths.append(len(record.get("text") or ""))
-    report.languages[str(record.get("language") or "?")] += 1
+    report.languages[str(record.get("language") or "unknown")] += 1
