@@ -95,6 +95,6 @@ def decode_html(body: bytes, content_type: str = "") -> tuple[str, str] | None:
 
 def response_html(response: TextResponse) -> str:
     """The response's text, with the Cyrillic fallback for undeclared legacy charsets."""
-    content_type = response.headers.get(b"Content-Type", b"").decode("latin-1")
+    content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
     decoded = decode_html(response.body, content_type)
     return decoded[0] if decoded else response.text

@@ -17,7 +17,8 @@ Python's http.server does the serving; we only add what fixture sites need:
         "old/story.html": {"status": 301, "location": "2026/11/03/story.html"},
         "gone.html": {"status": 410},
         "cp1251.html": {"file": "raw/cp1251.html", "content_type": "text/html"},
-        "bare.html": {"file": "raw/bare.html", "content_type": null}
+        "bare.html": {"file": "raw/bare.html", "content_type": null},
+        "busy.html": {"status": 503, "body": "Busy", "headers": {"Retry-After": "1"}}
     }}
 
 Route keys and `file` are relative to the site folder; a relative `location` is resolved
@@ -108,12 +109,21 @@ class FixtureHandler(SimpleHTTPRequestHandler):
             body = self._substitute(site_dir.joinpath(*file_parts).read_bytes(), site_parts)
         elif "body" in route:
             body = str(route["body"]).encode("utf-8")
-        return self._send_body(status, body, route.get("content_type", "text/html"))
+        content_type = route.get("content_type", "text/html")
+        return self._send_body(status, body, content_type, route.get("headers", {}))
 
-    def _send_body(self, status: int, body: bytes, content_type: str | None) -> io.BytesIO:
+    def _send_body(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: dict[str, str] | None = None,
+    ) -> io.BytesIO:
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         return io.BytesIO(body)

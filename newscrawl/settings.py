@@ -25,6 +25,11 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+# Retries wait (newscrawl.retry.BackoffRetryMiddleware, which replaces Scrapy's): this many
+# seconds before the first retry, doubled for each next one, at least what a Retry-After
+# header asks, at most NEWSCRAWL_RETRY_BACKOFF_MAX. 0 retries at once (Scrapy's behaviour).
+NEWSCRAWL_RETRY_BACKOFF = 1.0
+NEWSCRAWL_RETRY_BACKOFF_MAX = 60.0
 DOWNLOAD_TIMEOUT = 30
 # News pages larger than this are not articles; cap what one response may cost us.
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
@@ -39,6 +44,9 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawl.middlewares.PrivateAddressGuard": 50,
     # Skips article URLs already written by an earlier run (NEWSCRAWL_STATE, docs/scheduled.md).
     "newscrawl.incremental.IncrementalMiddleware": 60,
+    # Scrapy's retry, plus a wait before each retry (NEWSCRAWL_RETRY_BACKOFF).
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newscrawl.retry.BackoffRetryMiddleware": 550,
 }
 # Request dedup for this run only, even with JOBDIR: a persisted filter would remember
 # requests lost when a crawl is killed; the state store decides across runs.

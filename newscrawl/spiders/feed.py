@@ -120,13 +120,13 @@ def parse_feed(body: bytes, base_url: str = "") -> list[FeedEntry] | None:
         link = _rss_link(node)
         if not link:
             continue
-        authors = [child_text(node, "creator"), child_text(node, "author")]
+        names = [child_text(node, "creator"), child_text(node, "author")]
         entries.append(
             FeedEntry(
                 urljoin(base_url, link),
                 title=child_text(node, "title"),
                 published=parse_date(child_text(node, "pubdate") or child_text(node, "date")),
-                authors=tuple(a for a in authors if a),
+                authors=tuple(name for name in names if name),
                 language=language,
             )
         )
