@@ -12,9 +12,9 @@ Choices, so that figures can be compared and reproduced:
 - A word is a run of Unicode letters/digits (`\\w+`), case-folded: punctuation, quotes and
   whitespace differences do not count, word changes do.
 - Shingles form a set (the classic definition of shingling, and what makes our figures for
-  plain trafilatura land next to the published ones): a paragraph extracted twice costs no
-  precision here. Repeats are caught by the line diff instead (`unmatched_lines` uses each
-  reference shingle once), which is what the per-page leftover lines show.
+  plain trafilatura land next to the published ones): a paragraph extracted twice costs
+  only the few shingles that span the seam. Repeats are caught by the line diff instead
+  (`unmatched_lines` uses each reference shingle once), so they show as leftover lines.
 - A text shorter than SHINGLE_SIZE words is one shingle of all its words, so a two-word
   text still scores.
 - Both texts empty: 1/1/1. Nothing extracted but a reference exists (or a dropped page):

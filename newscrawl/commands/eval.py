@@ -35,6 +35,15 @@ from newscrawl.items import Article
 from newscrawl.runner import Progress
 from newscrawl.spiders.files import PAGE_SUFFIXES, find_pages, read_page_bytes
 
+# Settings of the evaluation run (`-s NAME=VALUE` overrides them and any other setting):
+EVAL_SETTINGS = {
+    # A fresh in-memory state store: stages that remember earlier runs (cross-run duplicate
+    # articles, site templates) must not make a second evaluation differ from the first.
+    "NEWSCRAWL_STATE": "memory://",
+    # Extract inline: the same extract_html as in worker processes, without the pool's
+    # start-up and hand-off cost, which is all a batch of saved pages would get from it.
+    "NEWSCRAWL_EXTRACT_WORKERS": "0",
+}
 WORST_SHOWN = 10  # pages listed as "where newscrawl does worst"
 LINES_SHOWN = 3  # leftover / lost lines shown per worst page
 LINE_WIDTH = 110  # a shown line is cut to this many characters
@@ -53,6 +62,7 @@ class Case:
     url: str | None
     reference: str | None  # None: no expected text (e.g. a listing page)
     text: str | None = None  # newscrawl's clean text; None when dropped
+    article_url: str | None = None  # the address the pipelines saw (from --url map or page)
     dropped: str | None = None  # drop reason
     baseline: str | None = None  # plain trafilatura's text
     baseline_error: str | None = None
@@ -131,7 +141,7 @@ def run_baseline(cases: list[Case]) -> None:
     progress.close()
 
 
-def run_newscrawl(cases: list[Case]) -> dict[str, Any]:
+def run_newscrawl(cases: list[Case], settings: dict[str, str] | None = None) -> dict[str, Any]:
     """newscrawl's clean text of every page, through `newscrawl clean`'s machinery."""
     from newscrawl.commands.clean import clean_files
 
@@ -139,14 +149,13 @@ def run_newscrawl(cases: list[Case]) -> dict[str, Any]:
         case = cases[order]
         if reason is None and article is not None:
             case.text = article.text
+            case.article_url = article.url
         else:
             case.dropped = reason or "dropped"
 
     paths = [case.path for case in cases]
     urls = {str(case.path): case.url for case in cases if case.url}
-    # A fresh in-memory state store: stages that remember earlier runs (cross-run duplicate
-    # articles, site templates) must not make a second evaluation differ from the first.
-    overrides = {"NEWSCRAWL_STATE": "memory://"}
+    overrides = {**EVAL_SETTINGS, **(settings or {})}
     _, _, stats = clean_files(paths, io.BytesIO(), urls=urls, overrides=overrides, observe=observe)
     for case in cases:
         if case.text is None and case.dropped is None:
@@ -247,6 +256,7 @@ def as_json(cases: list[Case], label: str) -> dict[str, Any]:
             "name": case.name,
             "file": str(case.path),
             "url": case.url,
+            "article_url": case.article_url,
             "expected": case.reference is not None,
             "dropped": case.dropped,
         }
@@ -285,8 +295,13 @@ def run(args: argparse.Namespace) -> int:
     except DatasetError as error:
         print(f"newscrawl eval: {error}", file=sys.stderr)
         return 2
+    try:
+        settings = parse_settings(args.set)
+    except ValueError as error:
+        print(f"newscrawl eval: {error}", file=sys.stderr)
+        return 2
     run_baseline(cases)
-    run_newscrawl(cases)
+    run_newscrawl(cases, settings)
     measure(cases)
     label = str(root)
     if args.json:
@@ -314,4 +329,26 @@ def register(subparsers: Any) -> None:
         help="clean texts: same relative path as each page, with .txt",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_set_option(parser)
     parser.set_defaults(func=run)
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for this run, e.g. -s NEWSCRAWL_EXTRACT_MODE=recall (repeatable)",
+    )
+
+
+def parse_settings(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"-s {pair!r}: expected NAME=VALUE")
+        settings[name.strip()] = value
+    return settings

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from newscrawl.commands.eval import EVAL_SETTINGS, add_set_option, parse_settings
 from newscrawl.evaluation import words
 from newscrawl.items import Article, Removal
 
@@ -150,14 +151,15 @@ class Recorder:
 
 
 def explain_overrides() -> dict[str, Any]:
-    """The project's ITEM_PIPELINES plus the Recorder; a fresh in-memory state store, so
-    that explaining a page twice (or one written by an earlier crawl) is not a duplicate."""
+    """The project's ITEM_PIPELINES plus the Recorder, and eval's settings: a fresh in-memory
+    state store (explaining a page twice, or one an earlier crawl wrote, is no duplicate)
+    and inline extraction (a worker pool only costs start-up time for one page)."""
     from newscrawl.runner import project_settings
 
     pipelines = dict(project_settings().getdict("ITEM_PIPELINES"))
     extract = [v for k, v in pipelines.items() if k.endswith("ExtractPipeline")]
     pipelines[f"{__name__}.Recorder"] = (extract[0] if extract else 0) + 1
-    return {"ITEM_PIPELINES": pipelines, "NEWSCRAWL_STATE": "memory://"}
+    return {**EVAL_SETTINGS, "ITEM_PIPELINES": pipelines}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -172,7 +174,12 @@ def run(args: argparse.Namespace) -> int:
     def observe(order: int, article: Article | None, reason: str | None) -> None:
         outcome.update(article=article or Recorder.seen.get(order), reason=reason)
 
-    clean_files([path], io.BytesIO(), url=args.url, overrides=explain_overrides(), observe=observe)
+    try:
+        overrides = {**explain_overrides(), **parse_settings(args.set)}
+    except ValueError as error:
+        print(f"newscrawl explain: {error}", file=sys.stderr)
+        return 2
+    clean_files([path], io.BytesIO(), url=args.url, overrides=overrides, observe=observe)
     if not outcome:
         print(f"newscrawl explain: {path}: the crawl reported nothing", file=sys.stderr)
         return 1
@@ -197,4 +204,5 @@ def register(subparsers: Any) -> None:
     parser.add_argument("page", metavar="PAGE.html")
     parser.add_argument("--url", help="the page's original address")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_set_option(parser)
     parser.set_defaults(func=run)
