@@ -10,9 +10,10 @@ Three things are kept (DESIGN.md, "The state store"):
   written, plus the LSH band keys that find near-duplicate candidates across runs.
 
 Backends are chosen by one setting, `NEWSCRAWL_STATE`: `sqlite:///PATH` (the default, an
-embedded file, no server), `memory://` (nothing outlives the process; tests, one-off runs).
-A Redis backend (`redis://`, for several workers alongside scrapy-redis) fits the same
-interface: every method is a batch of key lookups or counter increments, no joins.
+embedded file, no server), `redis://HOST:PORT/DB[?prefix=NAME]` (several workers share it,
+alongside scrapy-redis), `memory://` (nothing outlives the process; tests, one-off runs).
+Every method is a batch of key lookups or counter increments, no joins, so each backend
+is a thin mapping.
 
 `RunState` is the per-crawl side: it records what this run scraped and writes it to the
 store only once the output file holding it has been stored (renamed into place), so a run
@@ -343,6 +344,126 @@ class SQLiteStore(StateStore):
             self.db.close()
 
 
+# Counts one page's lines for its site atomically (several workers share one Redis):
+# KEYS = pages set, lines hash; ARGV = page, line hashes. Returns {pages, [counts]}.
+_COUNT_PAGE_LINES = """
+local new = redis.call('SADD', KEYS[1], ARGV[1])
+if new == 1 then
+    for i = 2, #ARGV do redis.call('HINCRBY', KEYS[2], ARGV[i], 1) end
+end
+local counts = {}
+if #ARGV > 1 then counts = redis.call('HMGET', KEYS[2], unpack(ARGV, 2)) end
+return {redis.call('SCARD', KEYS[1]), counts}
+"""
+# Lua's unpack() is limited by the C stack: at most this many lines in one call.
+_REDIS_LINES_PER_CALL = 4000
+
+
+class RedisStore(StateStore):
+    """Redis (redis://HOST:PORT/DB?prefix=NAME): one store shared by several workers, e.g.
+    alongside scrapy-redis's scheduler. Keys, all under the prefix (default "newscrawl"):
+
+    - `P:seen` hash, url -> "written_at lastmod";
+    - `P:site:SITE:pages` set of counted pages, `P:site:SITE:lines` hash, line -> pages;
+    - `P:fp` hash, url -> "content_hash bands", `P:fp:sig` hash, url -> signature bytes,
+      `P:hash:HASH` and `P:band:BAND` sets of urls.
+    """
+
+    def __init__(self, uri: str) -> None:
+        import redis  # optional: only this backend needs it
+
+        parts = urlsplit(uri)
+        query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+        self.prefix = query.pop("prefix", "newscrawl")
+        clean = parts._replace(query="&".join(f"{k}={v}" for k, v in query.items())).geturl()
+        self.db = redis.Redis.from_url(clean)
+        self.db.ping()
+        self.count_script = self.db.register_script(_COUNT_PAGE_LINES)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
+        wanted = list(dict.fromkeys(urls))
+        if not wanted:
+            return {}
+        found: dict[str, Seen] = {}
+        for url, value in zip(wanted, self.db.hmget(self._key("seen"), wanted), strict=True):
+            if value is not None:
+                written_at, _, lastmod = value.decode("utf-8").partition(" ")
+                found[url] = Seen(url, float(written_at), lastmod or None)
+        return found
+
+    def mark_seen(self, entries: Iterable[Seen]) -> None:
+        mapping = {e.url: f"{e.written_at!r} {e.lastmod or ''}".rstrip() for e in entries}
+        if mapping:
+            self.db.hset(self._key("seen"), mapping=mapping)
+
+    def count_page_lines(
+        self, site: str, page: str, lines: Iterable[int]
+    ) -> tuple[int, dict[int, int]]:
+        wanted = list(set(lines))
+        keys = [self._key("site", site, "pages"), self._key("site", site, "lines")]
+        # A page with more lines than one script call takes is no article: its first
+        # lines are counted, the rest are reported as never seen (kept).
+        chunk = wanted[:_REDIS_LINES_PER_CALL]
+        pages, values = self.count_script(keys=keys, args=[page, *chunk])
+        counts = dict.fromkeys(wanted, 0)
+        counts.update({line: int(v or 0) for line, v in zip(chunk, values, strict=True)})
+        return int(pages), counts
+
+    def fingerprint_of(self, url: str) -> Fingerprint | None:
+        meta, signature = (
+            self.db.hget(self._key("fp"), url),
+            self.db.hget(self._key("fp", "sig"), url),
+        )
+        return self._fingerprint(url, meta, signature) if meta is not None else None
+
+    def urls_with_hash(self, content_hash: str) -> list[str]:
+        return sorted(u.decode("utf-8") for u in self.db.smembers(self._key("hash", content_hash)))
+
+    def near_candidates(self, bands: Iterable[int]) -> list[Fingerprint]:
+        keys = [self._key("band", str(band)) for band in set(bands)]
+        if not keys:
+            return []
+        urls = sorted(u.decode("utf-8") for u in self.db.sunion(keys))
+        if not urls:
+            return []
+        metas = self.db.hmget(self._key("fp"), urls)
+        signatures = self.db.hmget(self._key("fp", "sig"), urls)
+        return [
+            self._fingerprint(url, meta, signature)
+            for url, meta, signature in zip(urls, metas, signatures, strict=True)
+            if meta is not None
+        ]
+
+    def add_fingerprints(self, fingerprints: Iterable[Fingerprint]) -> None:
+        fps = list(fingerprints)
+        if not fps:
+            return
+        old = self.db.hmget(self._key("fp"), [fp.url for fp in fps])
+        pipe = self.db.pipeline()
+        for fp, previous in zip(fps, old, strict=True):
+            if previous is not None:
+                pipe.srem(self._key("hash", previous.decode("utf-8").split(" ")[0]), fp.url)
+            pipe.hset(self._key("fp"), fp.url, f"{fp.content_hash} {','.join(map(str, fp.bands))}")
+            pipe.hset(self._key("fp", "sig"), fp.url, fp.signature)
+            pipe.sadd(self._key("hash", fp.content_hash), fp.url)
+            for band in fp.bands:
+                pipe.sadd(self._key("band", str(band)), fp.url)
+        pipe.execute()
+
+    @staticmethod
+    def _fingerprint(url: str, meta: bytes, signature: bytes | None) -> Fingerprint:
+        content_hash, _, bands = meta.decode("utf-8").partition(" ")
+        return Fingerprint(
+            url, content_hash, signature or b"", tuple(int(b) for b in bands.split(",") if b)
+        )
+
+    def close(self) -> None:
+        self.db.close()
+
+
 def open_store(uri: str) -> StateStore:
     """The backend named by a NEWSCRAWL_STATE value; SettingError naming the setting if bad."""
     uri = (uri or "").strip()
@@ -358,12 +479,18 @@ def open_store(uri: str) -> StateStore:
             return SQLiteStore(path)
         except (sqlite3.Error, OSError) as error:
             raise SettingError(f"{STATE_SETTING}={uri!r}: cannot open it ({error})") from None
-    if scheme in ("redis", "rediss"):
-        raise SettingError(
-            f"{STATE_SETTING}={uri!r}: the Redis backend is not available yet; "
-            "use sqlite:///PATH or memory://"
-        )
-    raise SettingError(f"{STATE_SETTING}={uri!r}: expected sqlite:///PATH or memory://")
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            return RedisStore(uri)
+        except ImportError:
+            raise SettingError(
+                f"{STATE_SETTING}={uri!r}: the redis package is not installed (pip install redis)"
+            ) from None
+        except Exception as error:  # redis raises its own ConnectionError/ValueError
+            raise SettingError(f"{STATE_SETTING}={uri!r}: cannot connect ({error})") from None
+    raise SettingError(
+        f"{STATE_SETTING}={uri!r}: expected sqlite:///PATH, redis://HOST:PORT/DB or memory://"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

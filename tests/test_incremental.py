@@ -27,6 +27,7 @@ from newscrawl.incremental import (
 from newscrawl.localserver import serve_directory
 from newscrawl.state import Seen, url_key
 from tests.conftest import read_jsonl, scrapy_crawl
+from tests.test_state import redis_url  # noqa: F401 - a fixture
 
 SITE_PATHS = sorted(
     f"/incremental/news/{p.name}" for p in (SITES / "incremental" / "news").glob("*.html")
@@ -139,7 +140,7 @@ def test_recover_jobdir(tmp_path: Path) -> None:
 
 
 def crawl(
-    spider: str, out: Path, state: Path, *args: str, **settings: Any
+    spider: str, out: Path, state: Path | str, *args: str, **settings: Any
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     stats_file = out.with_suffix(".stats.json")
     result = scrapy_crawl(
@@ -147,7 +148,7 @@ def crawl(
         out,
         *args,
         settings={
-            "NEWSCRAWL_STATE": f"sqlite:///{state}",
+            "NEWSCRAWL_STATE": state if isinstance(state, str) else f"sqlite:///{state}",
             "NEWSCRAWL_STATS_FILE": str(stats_file),
             "NEWSCRAWL_EXTRACT_WORKERS": "0",
             **settings,
@@ -181,6 +182,21 @@ def test_second_run_fetches_no_known_article(site_server: str, tmp_path: Path) -
     third, stats = crawl("articles", tmp_path / "3.jsonl", state, *args)
     assert len(third) == len(SITE_PATHS)
     assert stats.get("newscrawl/skipped/seen", 0) == 0
+
+
+@pytest.mark.integration
+def test_second_run_with_the_redis_store(
+    site_server: str,
+    tmp_path: Path,
+    redis_url: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    urls = ",".join(site_server + path for path in SITE_PATHS)
+    state = f"{redis_url}?prefix=incremental"
+    first, _ = crawl("articles", tmp_path / "1.jsonl", state, "-a", f"urls={urls}")
+    assert len(first) == len(SITE_PATHS)
+    second, stats = crawl("articles", tmp_path / "2.jsonl", state, "-a", f"urls={urls}")
+    assert second == []
+    assert stats["newscrawl/skipped/seen"] == len(SITE_PATHS)
 
 
 def test_changed_lastmod_is_refetched(tmp_path: Path) -> None:

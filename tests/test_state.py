@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -25,16 +30,60 @@ from newscrawl.state import (
 )
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port (installed by .ci/run), no persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = tmp_path_factory.mktemp("redis")
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(folder),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.integration)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
     if request.param == "memory":
-        return MemoryStore()
-    return SQLiteStore(tmp_path / "state.db")
+        backend: StateStore = MemoryStore()
+    elif request.param == "sqlite":
+        backend = SQLiteStore(tmp_path / "state.db")
+    else:
+        # a prefix per test: the server is shared by the module's tests
+        url = request.getfixturevalue("redis_url")
+        backend = open_store(f"{url}?prefix=t{time.monotonic_ns()}")
+    yield backend
+    backend.close()
 
 
 def test_seen_roundtrip(store: StateStore) -> None:
     assert store.get_seen(["http://a.example/1"]) == {}
-    store.mark_seen([Seen("http://a.example/1", 100.0, "2026-11-01"), Seen("http://a.example/2", 5)])
+    store.mark_seen(
+        [Seen("http://a.example/1", 100.0, "2026-11-01"), Seen("http://a.example/2", 5)]
+    )
     found = store.get_seen(["http://a.example/1", "http://a.example/2", "http://a.example/3"])
     assert found["http://a.example/1"] == Seen("http://a.example/1", 100.0, "2026-11-01")
     assert set(found) == {"http://a.example/1", "http://a.example/2"}
@@ -75,7 +124,7 @@ def test_sqlite_outlives_the_process_object(tmp_path: Path) -> None:
     again.close()
 
 
-@pytest.mark.parametrize("uri", ["", "mysql://x", "sqlite://", "redis://localhost:6379/0"])
+@pytest.mark.parametrize("uri", ["", "mysql://x", "sqlite://", "redis://127.0.0.1:1/0"])
 def test_bad_state_setting_names_it(uri: str) -> None:
     with pytest.raises(SettingError, match="NEWSCRAWL_STATE"):
         open_store(uri)
