@@ -376,7 +376,8 @@ class RedisStore(StateStore):
         query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
         self.prefix = query.pop("prefix", "newscrawl")
         clean = parts._replace(query="&".join(f"{k}={v}" for k, v in query.items())).geturl()
-        self.db = redis.Redis.from_url(clean)
+        # Any: redis-py types replies as bytes | str; this client never decodes (bytes).
+        self.db: Any = redis.Redis.from_url(clean)
         self.db.ping()
         self.count_script = self.db.register_script(_COUNT_PAGE_LINES)
 
