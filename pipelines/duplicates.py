@@ -14,6 +14,9 @@ stats show as `duplicates:<rule>`):
   as a slightly reworded teaser before the body's own version (the teaser goes, not the
   body's paragraph), or a teaser cut with an ellipsis; see `_is_echo`. A caption echoed
   in the body is a repeat of one of its sentences and goes by `exact`/`resplit`.
+- `quote`: a pull quote, i.e. words of a longer paragraph at most QUOTE_DISTANCE away,
+  in order, in at most QUOTE_PIECES runs. The same words said again elsewhere in the
+  article, inside a longer paragraph, are a deliberate repeat and stay.
 
 Short repeats inside structured content stay: two list items or table rows that happen to
 be equal ("Стаж работы - 5 лет." in two worked examples) are content. See `_is_structured`.
@@ -58,6 +61,12 @@ SENTENCE_MIN_CHARS = 12
 # A paragraph contained in a longer one is an echo only when it has at least ECHO_MIN_WORDS
 # words (fewer is a subheading or a name) and is the page description or a teaser.
 ECHO_MIN_WORDS = 6
+# A pull quote repeats words of a paragraph at most this many paragraphs away (the box sits
+# beside the paragraph it quotes), in at most QUOTE_PIECES runs ("We are not closing this
+# mill," he said. "Not this year" -> two runs). Farther away, a repeated sentence is more
+# likely a deliberate echo, which the benchmark's references keep.
+QUOTE_DISTANCE = 2
+QUOTE_PIECES = 3
 # Repeats up to this many words may be structured content (list items, table rows).
 STRUCTURED_MAX_WORDS = 12
 
@@ -239,6 +248,41 @@ class _EchoIndex:
         return False
 
 
+def _pieces(words: list[str], container: list[str]) -> int:
+    """In how many in-order runs `words` occur in `container` (greedy), 0 if they do not."""
+    pieces = 0
+    position = 0
+    k = 0
+    while k < len(words):
+        try:
+            position = container.index(words[k], position)
+        except ValueError:
+            return 0
+        pieces += 1
+        while k < len(words) and position < len(container) and container[position] == words[k]:
+            k += 1
+            position += 1
+    return pieces
+
+
+def _is_pull_quote(i: int, tokens: list[list[str]]) -> bool:
+    """Whether paragraph `i` repeats, in a few pieces, a longer paragraph close by."""
+    words = tokens[i]
+    if len(words) < ECHO_MIN_WORDS:
+        return False
+    for j in range(max(0, i - QUOTE_DISTANCE), min(len(tokens), i + QUOTE_DISTANCE + 1)):
+        other = tokens[j]
+        if (
+            j != i
+            and len(other) > len(words)
+            and words[0] in other
+            and words[-1] in other
+            and 0 < _pieces(words, other) <= QUOTE_PIECES
+        ):
+            return True
+    return False
+
+
 def _closer_to_description(earlier: str, later: str, description: str) -> bool:
     """Whether of two near-identical paragraphs the earlier one is the description itself."""
     if not description:
@@ -260,6 +304,7 @@ def remove_duplicates(
 ) -> tuple[list[str], Removed]:
     """Each paragraph once, at its first occurrence; see the module docstring for the rules."""
     prints = [fingerprint(p) for p in paragraphs]
+    tokens = [p.split() for p in prints]
     verdicts: list[str | None] = [None] * len(paragraphs)  # rule that removed it, or None
     first_exact: dict[str, int] = {}
     first_print: dict[str, int] = {}
@@ -269,7 +314,7 @@ def remove_duplicates(
     titles = _title_prints(title)
     description_print = fingerprint(description) if description else ""
     for i, (paragraph, print_) in enumerate(zip(paragraphs, prints, strict=True)):
-        words = print_.split()
+        words = tokens[i]
         sketch = _sketch(words) if len(words) >= NEAR_MIN_WORDS else []
         rule = None
         if paragraph in first_exact:
@@ -298,6 +343,8 @@ def remove_duplicates(
                 head = _ELLIPSIS_END.sub("", paragraph)
                 if echo.contained(i, fingerprint(head)):
                     rule = "lead"
+            if rule is None and _is_pull_quote(i, tokens):
+                rule = "quote"
         if rule is not None:
             verdicts[i] = rule
             continue
