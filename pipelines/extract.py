@@ -92,7 +92,9 @@ def extract_html(
     }
 
 
-def _trafilatura(tree: Any, url: str | None, **mode: bool) -> tuple[Any, list[str]]:
+def _trafilatura(
+    tree: Any, url: str | None, favor_precision: bool = False, favor_recall: bool = False
+) -> tuple[Any, list[str]]:
     """One trafilatura run over `tree` (which it copies): its Document and body paragraphs."""
     document: Any = bare_extraction(  # a Document, since as_dict is not asked for
         tree,
@@ -100,7 +102,8 @@ def _trafilatura(tree: Any, url: str | None, **mode: bool) -> tuple[Any, list[st
         with_metadata=True,
         deduplicate=False,
         include_comments=False,
-        **mode,
+        favor_precision=favor_precision,
+        favor_recall=favor_recall,
     )
     if document is None or document.body is None:
         return None, []
