@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,14 +103,26 @@ def test_max_articles(news_server: str, tmp_path: Path) -> None:
     assert unique_paths(records, news_server) == allowed(newest)
 
 
-def test_news_sitemap_hints_fill_the_record(news_server: str, tmp_path: Path) -> None:
-    records, _ = crawl(
-        "sitemap", tmp_path / "out.jsonl", f"sitemap={news_server}/sitemaps/news.xml"
-    )
-    expected = news_expected()
-    assert unique_paths(records, news_server) == allowed(expected["news_sitemap"])
-    hinted = next(a for a in expected["articles"] if a["hint_only"])
-    record = next(r for r in records if r["url"].endswith(hinted["path"]))
+@pytest.fixture(scope="module")
+def news_sitemap_records(news_server: str, tmp_path_factory: pytest.TempPathFactory) -> list[Any]:
+    """One crawl of the Google News sitemap alone, shared by the tests below."""
+    out = tmp_path_factory.mktemp("news-sitemap") / "out.jsonl"
+    records, _ = crawl("sitemap", out, f"sitemap={news_server}/sitemaps/news.xml")
+    return records
+
+
+def hinted_record(records: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(expected, record) of the article whose page has no title, date, author or lang."""
+    hinted = next(a for a in news_expected()["articles"] if a["hint_only"])
+    return hinted, next(r for r in records if r["url"].endswith(hinted["path"]))
+
+
+def test_news_sitemap_hints_fill_the_record(
+    news_server: str, news_sitemap_records: list[dict[str, Any]]
+) -> None:
+    paths = unique_paths(news_sitemap_records, news_server)
+    assert paths == allowed(news_expected()["news_sitemap"])
+    hinted, record = hinted_record(news_sitemap_records)
     assert record["language"] == hinted["language"]  # the page has no lang: news:language
 
 
@@ -118,12 +131,10 @@ def test_news_sitemap_hints_fill_the_record(news_server: str, tmp_path: Path) ->
     "over the news sitemap's publication_date when the page has no date",
     strict=True,
 )
-def test_news_sitemap_publication_date_fills_the_record(news_server: str, tmp_path: Path) -> None:
-    records, _ = crawl(
-        "sitemap", tmp_path / "out.jsonl", f"sitemap={news_server}/sitemaps/news.xml"
-    )
-    hinted = next(a for a in news_expected()["articles"] if a["hint_only"])
-    record = next(r for r in records if r["url"].endswith(hinted["path"]))
+def test_news_sitemap_publication_date_fills_the_record(
+    news_sitemap_records: list[dict[str, Any]],
+) -> None:
+    hinted, record = hinted_record(news_sitemap_records)
     assert (record["published"] or "").startswith(hinted["date"])
 
 
