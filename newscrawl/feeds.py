@@ -192,6 +192,9 @@ class AtomicFileFeedStorage:
         file.flush()
         os.fsync(file.fileno())
         facts = data_facts(self.temp)
+        # Replacing or appending to a file: its old manifest must not describe the new data,
+        # not even for the moment between the two renames.
+        manifest_path(self.path).unlink(missing_ok=True)
         publish(file, self.temp, self.path)
         self._inc("newscrawl/feeds/files")
         if not self.write_manifest:

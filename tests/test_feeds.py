@@ -54,6 +54,20 @@ def test_file_appears_only_when_the_feed_closes(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "out.jsonl.manifest.json"]
 
 
+def test_overwriting_replaces_data_and_manifest(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    for run, records in (("run-1", 3), ("run-2", 1)):
+        storage = AtomicFileFeedStorage(
+            str(target), feed_options={"format": "jsonl", "overwrite": True}
+        )
+        handle = storage.open(spider=None)  # type: ignore[arg-type]
+        handle.write(lines(*({"n": n} for n in range(records))))
+        storage.finish(handle, {**CONTEXT, "run_id": run})
+    manifest = json.loads(manifest_path(target).read_text())
+    assert manifest["records"] == 1 and manifest["run_id"] == "run-2"
+    assert target.read_bytes() == lines({"n": 0})
+
+
 def test_append_mode_keeps_earlier_records(tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
     target.write_bytes(lines({"n": 0}))
