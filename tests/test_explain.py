@@ -31,6 +31,7 @@ PARAGRAPHS = [
     "The terminal can handle four hundred thousand containers a year, a third more than the "
     "old quay, and the first ship to use it arrived from Rotterdam on Monday evening.",
 ]
+SHORT = "The meeting moved to Friday at noon, the office said on Tuesday."
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Port opens automated terminal</title>
 <meta property="og:title" content="Port opens automated terminal"></head>
@@ -125,3 +126,18 @@ def test_explain_a_page_without_text(tmp_path: Path) -> None:
     assert "dropped" in result.stdout and "no article text" in result.stdout
     missing = run_explain(tmp_path / "missing.html")
     assert missing.returncode == 2 and "missing.html" in missing.stderr
+
+
+def test_explain_a_page_a_later_stage_drops(tmp_path: Path) -> None:
+    """One sentence is no article: the quality stage drops it, and explain still shows it."""
+    page = tmp_path / "short.html"
+    page.write_text(
+        "<html lang='en'><head><title>Short note</title></head><body><article>"
+        f"<h1>Short note</h1><p>{SHORT}</p></article></body></html>",
+        encoding="utf-8",
+    )
+    result = run_explain(page, "--json")
+    assert result.returncode == 1, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["dropped"].startswith("quality:")
+    assert [v["text"].strip() for v in report["paragraphs"]][-1] == SHORT

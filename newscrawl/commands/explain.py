@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         print()
     else:
         print(render(path, article, reason))
-    return 0 if article is not None else 1
+    return 0 if reason is None else 1
 
 
 def register(subparsers: Any) -> None:
