@@ -20,6 +20,7 @@ LABEL_WIDTH = 230  # px for rule / site names; longer names are shortened with "
 ROW_HEIGHT = 22
 MAX_ROWS = 25  # horizontal charts show the largest N; the rest is summed in one row
 HISTOGRAM_BINS = 12
+MAX_RUN_ROWS = 48  # two days of hourly runs; older ones are only counted
 MAX_FILLED_DAYS = 400  # beyond about a year of empty days, list only the days that have articles
 COLOURS = {"bar": "#3b6ea8", "alt": "#c26d2b", "grid": "#d9dde3", "text": "#1f2328"}
 
@@ -156,6 +157,37 @@ def summary_table(summary: Summary) -> str:
     return f'<table class="numbers">{cells}</table>'
 
 
+def runs_table(report: FileReport) -> str:
+    """One row per run, newest first: which hourly run failed, and how it did."""
+    if not report.runs:
+        return ""
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in ("run", "spider", "finished", "files", "pages", "articles", "errors", "")
+    )
+    rows = []
+    order = sorted(
+        report.runs, key=lambda r: str(report.run_info.get(r, {}).get("finished_at")), reverse=True
+    )
+    for run_id in order[:MAX_RUN_ROWS]:
+        run, info = report.runs[run_id], report.run_info.get(run_id, {})
+        status = '<span class="status failed">failed</span>' if run.failed else ""
+        cells = (
+            escape(run_id),
+            escape(str(info.get("spider") or "")),
+            escape(str(info.get("finished_at") or "")),
+            info.get("files", 0),
+            run.pages_fetched,
+            run.articles_written,
+            sum(run.errors.values()),
+            status,
+        )
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    more = len(order) - MAX_RUN_ROWS
+    note = f'<p class="sub">and {more} older run(s)</p>' if more > 0 else ""
+    return f"<h2>Runs</h2><table class='runs'><tr>{head}</tr>{''.join(rows)}</table>{note}"
+
+
 def detail_table(title: str, counts: Counter[str]) -> str:
     if not counts:
         return ""
@@ -180,6 +212,8 @@ table.detail td:last-child{text-align:right;font-variant-numeric:tabular-nums}
 .grid{display:flex;flex-wrap:wrap;gap:8px 40px}
 svg.chart text{font-size:12px;fill:#1f2328} .empty{color:#59636e;font-style:italic}
 .problems{color:#cf222e}
+table.runs td,table.runs th{padding:2px 14px 2px 0;font-variant-numeric:tabular-nums}
+table.runs th{border-bottom:1px solid #d9dde3;color:#59636e;font-weight:600}
 """
 
 
@@ -212,6 +246,7 @@ def render_html(report: FileReport, title: str = "newscrawl report") -> str:
 <div class="grid"><div>{summary_table(summary)}</div>
 <div>{detail_table("Skipped", summary.skipped)}{detail_table("Dropped", summary.dropped)}
 {detail_table("Errors", summary.errors)}</div></div>
+{runs_table(report)}
 <h2>Articles per site</h2>{hbar_chart(report.per_site)}
 <h2>Articles per day</h2>
 <p class="sub">By publication date, else the day it was fetched.</p>

@@ -205,6 +205,8 @@ class FileReport:
     text_lengths: list[int] = field(default_factory=list)  # characters of `text`
     languages: Counter[str] = field(default_factory=Counter)
     runs: dict[str, Summary] = field(default_factory=dict)  # run id -> its stats summary
+    # run id -> spider, started_at, finished_at (of its last file), files
+    run_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
 
     def summary(self) -> Summary:
@@ -240,6 +242,14 @@ def read_outputs(paths: Iterable[Path]) -> FileReport:
         if run_id not in latest or rank >= latest[run_id]:
             latest[run_id] = rank
             report.runs[run_id] = Summary.from_dict(run)
+            files = report.run_info.get(run_id, {}).get("files", 0)
+            report.run_info[run_id] = {
+                "spider": manifest.get("spider"),
+                "started_at": manifest.get("started_at"),
+                "finished_at": manifest.get("finished_at"),
+                "files": files,
+            }
+        report.run_info.setdefault(run_id, {"files": 0})["files"] += 1
     return report
 
 

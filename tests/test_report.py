@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from newscrawl.cli import main
-from newscrawl.htmlreport import fill_days, length_histogram
+from newscrawl.htmlreport import fill_days, length_histogram, render_html
 from newscrawl.reporting import (
     Summary,
     find_data_files,
@@ -116,9 +116,14 @@ def test_runs_add_up(crawled: dict[str, Any], tmp_path: Path) -> None:
             manifest = json.loads(Path(f"{path}.manifest.json").read_text())
             manifest.update(file=target.name, run_id=run)
             Path(f"{target}.manifest.json").write_text(json.dumps(manifest))
-    summary = read_outputs(find_data_files([tmp_path])).summary()
+    report = read_outputs(find_data_files([tmp_path]))
+    summary = report.summary()
     stats = crawled["stats"]
     assert summary.runs == 2
+    files = len(list(find_data_files([crawled["out"]])))
+    assert {r: i["files"] for r, i in report.run_info.items()} == {"one": files, "two": files}
+    html = render_html(report)
+    assert "<h2>Runs</h2>" in html and ">one</td>" in html and ">two</td>" in html
     assert summary.articles_written == 2 * stats["item_scraped_count"]
     assert summary.pages_fetched == 2 * stats["newscrawl/pages/fetched"]
 
