@@ -18,6 +18,7 @@ import argparse
 import io
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,16 +301,36 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"newscrawl eval: {error}", file=sys.stderr)
         return 2
+    started = time.perf_counter()
     run_baseline(cases)
+    seconds = {"trafilatura": time.perf_counter() - started}
+    started = time.perf_counter()
     run_newscrawl(cases, settings)
+    seconds["newscrawl"] = time.perf_counter() - started
     measure(cases)
     label = str(root)
     if args.json:
-        json.dump(as_json(cases, label), sys.stdout, ensure_ascii=False, indent=1)
+        result = as_json(cases, label)
+        result["seconds"] = seconds
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
         print()
     else:
         print(report(cases, label, per_page=bool(args.expected)))
+        print(timing(len(cases), seconds))
     return 0
+
+
+def timing(pages: int, seconds: dict[str, float]) -> str:
+    """Wall time of both runs; newscrawl's includes starting Scrapy and every stage."""
+
+    def rate(name: str) -> str:
+        spent = seconds[name]
+        return f"{spent:.1f} s ({pages / spent:.1f} pages/s)" if spent > 0 else "-"
+
+    return (
+        f"time: newscrawl {rate('newscrawl')}, whole pipeline with Scrapy start-up;"
+        f" plain trafilatura {rate('trafilatura')}"
+    )
 
 
 def register(subparsers: Any) -> None:
