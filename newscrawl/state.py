@@ -22,6 +22,8 @@ that is killed leaves no "seen" mark for articles whose output never appeared.
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import sqlite3
 import threading
@@ -36,7 +38,7 @@ from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from w3lib.url import canonicalize_url
+from w3lib.url import canonicalize_url, file_uri_to_path
 
 from newscrawl.config import SettingError
 from newscrawl.items import Article
@@ -121,6 +123,23 @@ class StateStore(ABC):
     def add_fingerprints(self, fingerprints: Iterable[Fingerprint]) -> None:
         """Store fingerprints (replacing an earlier one for the same URL)."""
 
+    # -- bookkeeping: when the last commit happened, which output files were committed ------
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None:
+        """A small named value (e.g. "last_commit", epoch seconds)."""
+
+    @abstractmethod
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Set small named values."""
+
+    @abstractmethod
+    def committed_files(self, paths: Iterable[str]) -> set[str]:
+        """Which of these output file paths had their articles committed."""
+
+    @abstractmethod
+    def mark_files(self, paths: Iterable[str], when: float) -> None:
+        """Record output files whose articles were committed."""
+
     def close(self) -> None:  # noqa: B027 - optional for backends holding nothing
         """Release the backend (files, connections)."""
 
@@ -135,6 +154,20 @@ class MemoryStore(StateStore):
         self.fingerprints: dict[str, Fingerprint] = {}
         self.by_hash: dict[str, set[str]] = defaultdict(set)
         self.by_band: dict[int, set[str]] = defaultdict(set)
+        self.meta: dict[str, str] = {}
+        self.files: dict[str, float] = {}
+
+    def get_meta(self, key: str) -> str | None:
+        return self.meta.get(key)
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        self.meta.update(values)
+
+    def committed_files(self, paths: Iterable[str]) -> set[str]:
+        return {path for path in paths if path in self.files}
+
+    def mark_files(self, paths: Iterable[str], when: float) -> None:
+        self.files.update(dict.fromkeys(paths, when))
 
     def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
         return {url: self.seen[url] for url in urls if url in self.seen}
@@ -179,6 +212,7 @@ class MemoryStore(StateStore):
 
 _SQLITE_TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, committed_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (
     url TEXT PRIMARY KEY, written_at REAL NOT NULL, lastmod TEXT
 ) WITHOUT ROWID;
@@ -236,6 +270,30 @@ class SQLiteStore(StateStore):
                     f"reads {SQLITE_SCHEMA_VERSION}; move the file away to start afresh"
                 )
             self.db.commit()
+
+    def get_meta(self, key: str) -> str | None:
+        with self.lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        with self.lock, self.db:
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
+
+    def committed_files(self, paths: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        with self.lock:
+            for chunk in _chunks(list(paths)):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT path FROM files WHERE path IN ({marks})"
+                found.update(row[0] for row in self.db.execute(query, chunk))
+        return found
+
+    def mark_files(self, paths: Iterable[str], when: float) -> None:
+        with self.lock, self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?)", [(p, when) for p in paths]
+            )
 
     def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
         found: dict[str, Seen] = {}
@@ -366,7 +424,8 @@ class RedisStore(StateStore):
     - `P:seen` hash, url -> "written_at lastmod";
     - `P:site:SITE:pages` set of counted pages, `P:site:SITE:lines` hash, line -> pages;
     - `P:fp` hash, url -> "content_hash bands", `P:fp:sig` hash, url -> signature bytes,
-      `P:hash:HASH` and `P:band:BAND` sets of urls.
+      `P:hash:HASH` and `P:band:BAND` sets of urls;
+    - `P:meta` hash (e.g. last_commit), `P:files` hash, committed output path -> time.
     """
 
     def __init__(self, uri: str) -> None:
@@ -383,6 +442,26 @@ class RedisStore(StateStore):
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
+
+    def get_meta(self, key: str) -> str | None:
+        value = self.db.hget(self._key("meta"), key)
+        return value.decode("utf-8") if value is not None else None
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        if values:
+            self.db.hset(self._key("meta"), mapping=values)
+
+    def committed_files(self, paths: Iterable[str]) -> set[str]:
+        wanted = list(paths)
+        if not wanted:
+            return set()
+        found = self.db.hmget(self._key("files"), wanted)
+        return {path for path, value in zip(wanted, found, strict=True) if value is not None}
+
+    def mark_files(self, paths: Iterable[str], when: float) -> None:
+        mapping = dict.fromkeys(paths, repr(when))
+        if mapping:
+            self.db.hset(self._key("files"), mapping=mapping)
 
     def get_seen(self, urls: Iterable[str]) -> dict[str, Seen]:
         wanted = list(dict.fromkeys(urls))
@@ -511,7 +590,41 @@ class _FeedCursor:
 
     stored: int = 0  # items of this feed's committed files, counted from the run's start
     next_batch: int = 1
-    closed: dict[int, int] = field(default_factory=dict)  # batch_id -> itemcount, not yet in order
+    # batch_id -> (itemcount, local path or None), stored but not yet in batch order
+    closed: dict[int, tuple[int, str | None]] = field(default_factory=dict)
+
+
+# An output file published but not committed (the process died between the rename and the
+# commit) was last written before the kill, at most a few seconds before the previous
+# commit when batches overlap; files older than the last commit by more than this are not
+# examined again at start.
+RECONCILE_SLACK = 600.0
+
+
+def local_path(uri: str) -> Path | None:
+    """The local file a feed URI names, or None for remote storage (s3://, ftp://, ...)."""
+    if uri.startswith("file:"):
+        return Path(file_uri_to_path(uri))
+    scheme = urlsplit(uri).scheme
+    if scheme and len(scheme) > 1:  # "C:" is a drive letter, not a scheme
+        return None
+    return Path(uri)
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The JSON-object lines of a (possibly gzipped) JSONL file; other lines are skipped."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    records = []
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 class RunState:
@@ -523,6 +636,11 @@ class RunState:
     stored are committed: their URLs marked seen, their fingerprints added. A run without
     FEEDS (items consumed in-process) commits when the spider closes. A killed run commits
     nothing it had not stored, so the next run fetches those articles again.
+
+    Renaming a file into place and committing its articles cannot be one atomic step; a
+    kill between the two leaves a published file whose articles the store does not know.
+    So at start, output files in the feeds' folders written since shortly before the last
+    commit, and not recorded as committed, are read and their articles committed.
     """
 
     def __init__(self, crawler: Crawler, store: StateStore, uri: str) -> None:
@@ -538,7 +656,11 @@ class RunState:
         }
         self.failed = False  # a feed failed to store: commit nothing more this run
         self.closed = False
+        self.files: list[tuple[int, str]] = []  # (journal end, path) of stored local files
+        if store.get_meta("last_commit") is None:  # a new store: nothing was published since
+            store.set_meta({"last_commit": repr(time.time())})
         connect = crawler.signals.connect
+        connect(self._spider_opened, signal=signals.spider_opened)
         connect(self._item_scraped, signal=signals.item_scraped)
         connect(self._feed_slot_closed, signal=signals.feed_slot_closed)
         connect(self._spider_closed, signal=signals.spider_closed)
@@ -594,6 +716,59 @@ class RunState:
         return len(entries)
 
     # -- signals -----------------------------------------------------------------------------
+    def _spider_opened(self, spider: Any, **_: Any) -> None:
+        try:
+            self.reconcile(spider)
+        except Exception:  # never worth stopping the crawl for: at worst, duplicates
+            logger.exception("could not check earlier output files against the state store")
+            self._inc("newscrawl/errors/state")
+
+    def feed_folders(self, spider: Any) -> list[tuple[Path, str]]:
+        """(folder, data file suffix) of each local feed whose folder is known before it runs."""
+        folders = []
+        for template in self.feeds:
+            path = local_path(template)
+            if path is None:
+                continue
+            folder = str(path.parent).replace("%(name)s", str(getattr(spider, "name", "")))
+            if "%(" in folder:
+                continue  # the folder depends on the time or the batch: not found again
+            folders.append((Path(folder), path.suffix))
+        return list(dict.fromkeys(folders))
+
+    def reconcile(self, spider: Any) -> int:
+        """Commit the articles of output files published but never committed (see above)."""
+        if isinstance(self.store, MemoryStore):
+            return 0
+        since = float(self.store.get_meta("last_commit") or 0) - RECONCILE_SLACK
+        candidates: list[Path] = []
+        for folder, suffix in self.feed_folders(spider):
+            if not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                name = path.name
+                if name.startswith(".") or not name.endswith(suffix) or not path.is_file():
+                    continue
+                if path.stat().st_mtime >= since:
+                    candidates.append(path.resolve())
+        known = self.store.committed_files(str(p) for p in candidates)
+        total = 0
+        for path in sorted(p for p in candidates if str(p) not in known):
+            records = read_records(path)
+            if records:
+                self.commit_records(records)
+                total += len(records)
+                logger.warning(
+                    "%s: %d articles were published but not committed to the state store "
+                    "(the last run was killed in between); committed now",
+                    path,
+                    len(records),
+                )
+            self.store.mark_files([str(path)], time.time())
+        if total:
+            self._inc("newscrawl/state/reconciled", total)
+        return total
+
     def _item_scraped(self, item: Any, **_: Any) -> None:
         fingerprint = self.staged.pop(id(item), None)
         if not isinstance(item, Article):
@@ -620,10 +795,15 @@ class RunState:
                 )
             self.failed = True
             return
-        cursor.closed[int(getattr(slot, "batch_id", cursor.next_batch))] = int(slot.itemcount)
+        path = local_path(str(getattr(slot, "uri", "")))
+        batch = int(getattr(slot, "batch_id", cursor.next_batch))
+        cursor.closed[batch] = (int(slot.itemcount), str(path.resolve()) if path else None)
         while cursor.next_batch in cursor.closed:
-            cursor.stored += cursor.closed.pop(cursor.next_batch)
+            items, stored_path = cursor.closed.pop(cursor.next_batch)
+            cursor.stored += items
             cursor.next_batch += 1
+            if stored_path is not None:
+                self.files.append((cursor.stored, stored_path))
         self._commit_stored()
 
     def _store_failed(self) -> bool:
@@ -649,6 +829,13 @@ class RunState:
         if self.feeds:
             upto = min(cursor.stored for cursor in self.feeds.values())
             self._commit(min(upto, len(self.journal)))
+            done = [path for end, path in self.files if end <= self.committed]
+            if done:
+                self.files = [(end, path) for end, path in self.files if end > self.committed]
+                try:
+                    self.store.mark_files(done, time.time())
+                except Exception:
+                    logger.exception("could not record committed files in the state store")
 
     def _commit(self, upto: int) -> None:
         if upto <= self.committed:
@@ -665,6 +852,10 @@ class RunState:
             self._inc("newscrawl/errors/state")
             return
         self.committed = upto
+        try:
+            self.store.set_meta({"last_commit": repr(now)})
+        except Exception:
+            logger.exception("could not record the commit time in the state store")
         for entry in entries:  # free memory: the journal only needs positions from here on
             entry.urls, entry.fingerprint = [], None
         self._inc("newscrawl/state/committed", len(entries))

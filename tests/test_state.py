@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -208,3 +209,52 @@ def test_recovered_records_are_committed_at_once() -> None:
     send(state, records_recovered, records=[{**record, "content_hash": "abc"}])
     assert seen_urls(state) == {url_key(record["url"]), url_key(record["canonical_url"])}
     assert state.store.urls_with_hash("abc") == [url_key("http://news.example/x")]
+
+
+def test_published_but_uncommitted_files_are_committed_at_start(tmp_path: Path) -> None:
+    """A kill between a file's rename and its commit: the next start commits its articles."""
+    out = tmp_path / "out"
+    out.mkdir()
+    feeds = {f"{out}/%(name)s-%(time)s.jsonl": {"format": "jsonl"}}
+    uri = f"sqlite:///{tmp_path / 'state.db'}"
+
+    def start() -> RunState:
+        crawler = get_crawler(settings_dict={"FEEDS": feeds, "NEWSCRAWL_STATE": uri})
+        crawler.spider = SimpleNamespace(name="news")  # type: ignore[assignment]
+        crawler.stats.open_spider()  # type: ignore[union-attr]
+        state = RunState.for_crawler(crawler)
+        send(state, signals.spider_opened, spider=crawler.spider)
+        return state
+
+    start().close()  # the store exists (and knows when it last committed)
+    record = {"url": "http://news.example/a1", "canonical_url": "http://news.example/a1"}
+    (out / "news-1.jsonl").write_text(json.dumps(record) + "\n{broken\n", encoding="utf-8")
+    (out / ".news-2.jsonl.0123abcd.part").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    (out / "news-1.jsonl.manifest.json").write_text("{}", encoding="utf-8")
+    state = start()
+    assert url_key("http://news.example/a1") in state.store.get_seen([url_key(record["url"])])
+    assert state.crawler.stats is not None
+    assert state.crawler.stats.get_value("newscrawl/state/reconciled") == 1
+    state.close()
+    again = start()  # read once: the file is now recorded as committed
+    assert again.crawler.stats is not None
+    assert again.crawler.stats.get_value("newscrawl/state/reconciled") is None
+    again.close()
+
+
+def test_committed_files_are_not_read_again(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    path = out / "a.jsonl"
+    crawler = get_crawler(
+        settings_dict={"FEEDS": {str(path): {}}, "NEWSCRAWL_STATE": f"sqlite:///{tmp_path}/s.db"}
+    )
+    crawler.spider = SimpleNamespace(name="news")  # type: ignore[assignment]
+    state = RunState.for_crawler(crawler)
+    send(state, signals.item_scraped, item=article(1), response=None, spider=None)
+    path.write_text(json.dumps(article(1).to_record()) + "\n", encoding="utf-8")
+    send(state, signals.feed_slot_closed, slot=SimpleNamespace(
+        uri_template=str(path), uri=str(path), batch_id=1, itemcount=1
+    ))  # fmt: skip
+    assert state.store.committed_files([str(path.resolve())]) == {str(path.resolve())}
+    assert state.reconcile(crawler.spider) == 0
