@@ -111,7 +111,8 @@ NEWSCRAWL_AUDIT = False
 
 # How trafilatura is asked to extract: "balanced" (default: its precision mode, falling back
 # to its default mode when precision keeps under a fifth of the text; best F1 on the
-# extraction benchmark, see docs/evaluation.md), "precision" or "recall" (trafilatura's modes).
+# extraction benchmark, see docs/evaluation.md), or one of trafilatura's own modes:
+# "precision", "recall", "default".
 NEWSCRAWL_EXTRACT_MODE = "balanced"
 
 # The state store (newscrawl/state.py): seen article URLs, per-site line statistics,

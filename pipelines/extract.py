@@ -25,7 +25,9 @@ from newscrawl.workers import ExtractCrash, ExtractorPool, ExtractTimeout, cpu_c
 
 logger = logging.getLogger(__name__)
 
-EXTRACT_MODES = ("balanced", "precision", "recall")
+# "balanced": precision mode with a fallback (see extract_html); the others are trafilatura's
+# own modes, "default" being neither precision nor recall (for comparisons with `eval -s`).
+EXTRACT_MODES = ("balanced", "precision", "recall", "default")
 # NEWSCRAWL_EXTRACT_FUNCTION: what workers run; a setting so tests can swap in a page
 # that crashes or hangs (monkeypatching cannot reach another process).
 DEFAULT_EXTRACT_FUNCTION = "pipelines.extract.extract_html"
