@@ -9,13 +9,16 @@ import os
 import signal
 import subprocess
 import time
+import zlib
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from newscrawl.commands.validate import validate_file
 from newscrawl.feeds import AtomicFileFeedStorage, create_locked_temp, sweep_stale_temps
 from newscrawl.reporting import manifest_path
-from tests.conftest import read_jsonl
+from newscrawl.schema import schema_errors
 from tests.output_helpers import (
     crawl_command,
     demo_urls,
@@ -32,6 +35,18 @@ CONTEXT: dict[str, Any] = {
     "run_complete": True,
     "spider": "articles",
 }
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Complete records of a (possibly gzipped, possibly still growing) JSONL file."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = zlib.decompressobj(wbits=31).decompress(data)
+    complete = data[: data.rfind(b"\n") + 1]
+    records = [json.loads(line) for line in complete.splitlines()]
+    for record in records:
+        assert not schema_errors(record), schema_errors(record)
+    return records
 
 
 def lines(*records: dict[str, Any]) -> bytes:
@@ -109,6 +124,23 @@ def test_stale_gzip_temp_is_recovered(tmp_path: Path) -> None:
     assert {"n": 1} in got and len(got) <= 4
 
 
+def test_gz_name_is_gzipped_and_recoverable_after_a_crash(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl.gz"
+    storage = AtomicFileFeedStorage(str(target), feed_options={"format": "jsonl"})
+    handle = storage.open(spider=None)  # type: ignore[arg-type]
+    handle.write(lines({"n": 1}))
+    handle.write(lines({"n": 2}))
+    # What a SIGKILL now would leave: the temporary file as it is on disk.
+    assert storage.temp is not None
+    dead_writer_temp(tmp_path / "crashed.jsonl.gz", storage.temp.read_bytes())
+    [recovered] = sweep_stale_temps(tmp_path, recover=True)
+    assert gzip.decompress(recovered.read_bytes()) == lines({"n": 1}, {"n": 2})
+    storage.finish(handle, CONTEXT)
+    assert gzip.decompress(target.read_bytes()) == lines({"n": 1}, {"n": 2})
+    manifest = json.loads(manifest_path(target).read_text())
+    assert manifest["compression"] == "gzip" and manifest["records"] == 2
+
+
 def test_live_writers_temp_is_left_alone(tmp_path: Path) -> None:
     handle, temp = create_locked_temp(tmp_path / "out.jsonl")
     handle.write(lines({"n": 1}))
@@ -165,7 +197,7 @@ def test_gzip_and_rotation_keep_working(site_server: str, tmp_path: Path) -> Non
 def test_reader_polling_during_a_crawl_never_sees_a_bad_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    with slow_server(0.25) as base:
+    with slow_server(0.15) as base:
         command, env = crawl_command(
             "articles",
             "-a",
@@ -201,15 +233,18 @@ def test_reader_polling_during_a_crawl_never_sees_a_bad_file(tmp_path: Path) -> 
             assert validate_file(path, require_manifest=True).ok
 
 
-def test_killed_crawl_leaves_no_broken_file_and_the_next_run_recovers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["articles.jsonl", "articles.jsonl.gz"])
+def test_killed_crawl_leaves_no_broken_file_and_the_next_run_recovers(
+    tmp_path: Path, name: str
+) -> None:
     out = tmp_path / "out"
     state = f"sqlite:///{tmp_path / 'state.db'}"
     settings = {
-        "FEEDS": feeds(out / "articles.jsonl", overwrite=True),
+        "FEEDS": feeds(out / name, overwrite=True),
         "CONCURRENT_REQUESTS": "1",
         "NEWSCRAWL_STATE": state,
     }
-    with slow_server(0.3) as base:
+    with slow_server(0.2) as base:
         urls = demo_urls(base)
         command, env = crawl_command("articles", "-a", "urls=" + ",".join(urls), settings=settings)
         crawl = subprocess.Popen(
@@ -218,7 +253,7 @@ def test_killed_crawl_leaves_no_broken_file_and_the_next_run_recovers(tmp_path: 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and crawl.poll() is None:
             temps = list(out.glob(".*.part")) if out.exists() else []
-            if temps and temps[0].read_bytes().count(b"\n") >= 3:
+            if temps and len(read_records(temps[0])) >= 3:
                 break
             time.sleep(0.02)
         assert crawl.poll() is None, "the crawl finished before it could be killed"
@@ -237,7 +272,7 @@ def test_killed_crawl_leaves_no_broken_file_and_the_next_run_recovers(tmp_path: 
     records = []
     for path in data:
         assert validate_file(path, require_manifest=True).ok, validate_file(path).describe()
-        records += read_jsonl(path)
+        records += read_records(path)
     written = [r["url"] for r in records]
     assert len(written) == len(set(written))  # nothing written twice across the two runs
     assert set(written) == set(urls)  # and nothing lost
