@@ -56,8 +56,12 @@ ITEM_PIPELINES = {
     "pipelines.extract.ExtractPipeline": 100,
     "pipelines.normalize.NormalizePipeline": 200,
     "pipelines.duplicates.DuplicatesPipeline": 300,
+    # Widget noise: rule packs per language (pipelines/rules/*.toml) + language-free detectors.
+    "pipelines.widgets.WidgetsPipeline": 400,
     # Lines recurring across many pages of one site (learned in the state store).
     "pipelines.templates.TemplatesPipeline": 500,
+    # Drops what is no longer an article (too short, a listing page): NEWSCRAWL_MIN_WORDS.
+    "pipelines.quality.QualityPipeline": 600,
     # The same article already emitted, this run or an earlier one (canonical URL, hash, MinHash).
     "pipelines.articles.ArticlesPipeline": 700,
 }
@@ -114,6 +118,11 @@ NEWSCRAWL_AUDIT = False
 # extraction benchmark, see docs/evaluation.md), or one of trafilatura's own modes:
 # "precision", "recall", "default".
 NEWSCRAWL_EXTRACT_MODE = "balanced"
+
+# The quality stage drops an article whose clean body has fewer words than this
+# (quality:too-short). Low on purpose: a one-paragraph brief is an article. 0 switches the
+# length test off; empty bodies and listing pages are still dropped.
+NEWSCRAWL_MIN_WORDS = 15
 
 # The state store (newscrawl/state.py): seen article URLs, per-site line statistics,
 # article fingerprints. "sqlite:///PATH" (relative to the working directory, or

@@ -67,6 +67,9 @@ ECHO_MIN_WORDS = 6
 # likely a deliberate echo, which the benchmark's references keep.
 QUOTE_DISTANCE = 2
 QUOTE_PIECES = 3
+# A pull quote has at least this many words: a shorter paragraph quoting the one below it
+# is a subheading ("«Вышвырнули, даже день не дали доработать»"), which is content.
+QUOTE_MIN_WORDS = 10
 # Repeats up to this many words may be structured content (list items, table rows).
 STRUCTURED_MAX_WORDS = 12
 
@@ -212,7 +215,7 @@ class _EchoIndex:
             self._sentences[index] = own
         return own
 
-    def _is_merge(self, index: int) -> bool:
+    def is_merge(self, index: int) -> bool:
         """A container made only of sentences found in other paragraphs is itself a re-split
         repeat, and the pieces are the ones to keep."""
         if self._sentence_count is None:
@@ -242,7 +245,7 @@ class _EchoIndex:
                 index != i
                 and len(other) > len(print_)
                 and f" {print_} " in f" {other} "
-                and not self._is_merge(index)
+                and not self.is_merge(index)
             ):
                 return True
         return False
@@ -265,10 +268,11 @@ def _pieces(words: list[str], container: list[str]) -> int:
     return pieces
 
 
-def _is_pull_quote(i: int, tokens: list[list[str]]) -> bool:
-    """Whether paragraph `i` repeats, in a few pieces, a longer paragraph close by."""
+def _is_pull_quote(i: int, tokens: list[list[str]], echo: _EchoIndex) -> bool:
+    """Whether paragraph `i` repeats, in a few pieces, a longer paragraph close by (one that
+    is not itself a re-split repeat of other paragraphs)."""
     words = tokens[i]
-    if len(words) < ECHO_MIN_WORDS:
+    if len(words) < QUOTE_MIN_WORDS:
         return False
     for j in range(max(0, i - QUOTE_DISTANCE), min(len(tokens), i + QUOTE_DISTANCE + 1)):
         other = tokens[j]
@@ -278,6 +282,7 @@ def _is_pull_quote(i: int, tokens: list[list[str]]) -> bool:
             and words[0] in other
             and words[-1] in other
             and 0 < _pieces(words, other) <= QUOTE_PIECES
+            and not echo.is_merge(j)
         ):
             return True
     return False
@@ -343,7 +348,7 @@ def remove_duplicates(
                 head = _ELLIPSIS_END.sub("", paragraph)
                 if echo.contained(i, fingerprint(head)):
                     rule = "lead"
-            if rule is None and _is_pull_quote(i, tokens):
+            if rule is None and _is_pull_quote(i, tokens, echo):
                 rule = "quote"
         if rule is not None:
             verdicts[i] = rule

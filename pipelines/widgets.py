@@ -87,6 +87,9 @@ BOX_MIN_STRONG = 2
 # A run of at least this many short non-sentence lines at the start or end of the body is
 # page furniture (breadcrumbs, tag lists, "Related" links) unless a colon introduced it.
 EDGE_MIN_LINES = 3
+# Edge lines are link-like: at most this many words. A closing list of longer items
+# ("England (Group A): 10th appearance") is the article's own.
+EDGE_MAX_WORDS = 3
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _NEXT_SENTENCE = re.compile(r"[.!?…][\"»”)]*\s+(?=[\"«„“(]?[^\W\d_])")
@@ -106,7 +109,8 @@ _TAIL_GATE = re.compile(
     r"[:©(—]|\b(?:by|par|por|von|getty|reuters|afp|epa|shutterstock|ap|dpa|efe)\b", re.I
 )
 _DEGREES = re.compile(r"\d\s?°|°[CF]\b|℃|℉")
-_MOVE = re.compile(r"[▲▼△▽↑↓⬆⬇]")
+# An arrow, or an arrow icon's text left behind ("506.65 course up 593.07 course down").
+_MOVE = re.compile(r"[▲▼△▽↑↓⬆⬇]|\d\s+(?:[^\W\d_]+\s+)?(?:up|down)\b", re.I)
 _LABEL = re.compile(r"^[^\W\d_][^:]{0,40}:\s")
 # A lone letter ("А", "B."), or an alphabet index ("А Б В Г", "A | B | C").
 _LETTERS = re.compile(r"^[^\W\d_]\.?$|^(?:[^\W\d_][\s|·•,/-]+){2,}[^\W\d_]$")
@@ -438,9 +442,7 @@ def _mark_boxes(texts: list[str], verdicts: list[str | None], protected: list[bo
         if end - start < BOX_MIN_LINES:
             continue
         strong = sum(1 for i in range(start, end) if verdicts[i] is not None)
-        dense = sum(
-            1 for i in range(start, end) if verdicts[i] is None and number_line(texts[i])
-        )
+        dense = sum(1 for i in range(start, end) if verdicts[i] is None and number_line(texts[i]))
         if strong < BOX_MIN_STRONG or (strong + dense) / (end - start) < BOX_SIGNAL_SHARE:
             continue
         for i in range(start, end):
@@ -448,15 +450,26 @@ def _mark_boxes(texts: list[str], verdicts: list[str | None], protected: list[bo
                 verdicts[i] = "numbers" if number_line(texts[i]) else "box"
 
 
+def _is_edge_line(text: str) -> bool:
+    """A link-like line: very short, no sentence end, no "label: value" (a data row)."""
+    return (
+        len(text.split()) <= EDGE_MAX_WORDS
+        and not _is_sentence(text)
+        and ":" not in text
+        and not _TABLE_ROW.match(text)
+    )
+
+
 def _mark_edges(texts: list[str], verdicts: list[str | None], protected: list[bool]) -> None:
-    """Runs of short non-sentence lines at the very start or end of the body."""
+    """Runs of very short non-sentence lines at the very start or end of the body: tag
+    lists, breadcrumbs split into lines, "Related" link lists."""
     alive = [i for i in range(len(texts)) if verdicts[i] is None]
     if not alive:
         return
     for order in (alive, list(reversed(alive))):
         run = []
         for i in order:
-            if protected[i] or not _is_widget_line(texts[i]):
+            if protected[i] or not _is_edge_line(texts[i]):
                 break
             run.append(i)
         if len(run) >= EDGE_MIN_LINES and len(run) < len(alive):
