@@ -17,7 +17,7 @@ the file is removed. Either way it is logged and counted
 (`newscrawl/feeds/recovered_files`, `recovered_records`, `stale_temp_removed`).
 
 A path ending in `.gz` is gzipped here unless the feed already has Scrapy's GzipPlugin
-(whose output is not recoverable after a crash: it flushes only when closed). Rotation
+(which flushes only every few dozen KB, so less of a crashed run is recoverable). Rotation
 (`FEED_EXPORT_BATCH_ITEM_COUNT` with `%(batch_id)d` in the path) works unchanged: each
 batch is its own storage with its own temporary file.
 """
