@@ -61,7 +61,6 @@ def data_facts(path: Path) -> DataFacts:
 
 def _count_lines(path: Path, compression: str | None) -> tuple[int, bytes]:
 
-
     opener: Any = gzip.open if compression == "gzip" else open
     lines = 0
     last = b""
