@@ -54,6 +54,12 @@ ALWAYS = ("common", "en")
 # otherwise: calls to action are one or two sentences; prose that begins the same way is
 # longer or lacks the rule's separator.
 START_MAX_WORDS = 30
+# A lone label ("Tags", "Read also", "Читайте также") has at most this many words; it takes
+# with it the keyword list or at most FOLLOWERS_MAX headlines (no full stop, at most
+# HEADLINE_MAX_WORDS words) right after it.
+LABEL_MAX_WORDS = 4
+FOLLOWERS_MAX = 5
+HEADLINE_MAX_WORDS = 20
 # A site name or a title is shorter than this; longer paragraphs are not compared to them.
 NAME_MAX_CHARS = 250
 # A `start` rule is tried at the second and third sentence only in paragraphs this short.
@@ -108,6 +114,7 @@ _CHANGE = re.compile(r"(?:^|\s)[+\-−–]\s?\d+(?:[.,]\d+)?%?(?=\s|$)")
 _TAIL_GATE = re.compile(
     r"[:©(—]|\b(?:by|par|por|von|getty|reuters|afp|epa|shutterstock|ap|dpa|efe)\b", re.I
 )
+_FULL_STOP = re.compile(r"\.[\"»”')\]]*$")
 _DEGREES = re.compile(r"\d\s?°|°[CF]\b|℃|℉")
 # An arrow, or an arrow icon's text left behind ("506.65 course up 593.07 course down").
 _MOVE = re.compile(r"[▲▼△▽↑↓⬆⬇]|\d\s+(?:[^\W\d_]+\s+)?(?:up|down)\b", re.I)
@@ -364,6 +371,7 @@ def remove_widgets(
             elif number_line(paragraph) == "signed":
                 verdicts[i] = "numbers"
 
+    _mark_followers(texts, verdicts)
     _mark_boxes(texts, verdicts, protected)
     _mark_edges(texts, verdicts, protected)
 
@@ -434,6 +442,35 @@ def _runs(texts: list[str], protected: list[bool]) -> list[tuple[int, int]]:
             runs.append((start, i))
             start = None
     return runs
+
+
+def _mark_followers(texts: list[str], verdicts: list[str | None]) -> None:
+    """The lines a lone label introduces: the keyword list after "Tags", the headlines
+    after "Read also"/"Читайте также" (at most FOLLOWERS_MAX, each a headline, i.e. at
+    most HEADLINE_MAX_WORDS words and no full stop)."""
+    for i, text in enumerate(texts):
+        category = verdicts[i]
+        if category not in ("tags", "read-also") or len(text.split()) > LABEL_MAX_WORDS:
+            continue
+        if _FULL_STOP.search(text[-4:]):
+            continue
+        for j in range(i + 1, min(len(texts), i + 1 + FOLLOWERS_MAX)):
+            line = texts[j]
+            if verdicts[j] is not None or _TABLE_ROW.match(line) or _FULL_STOP.search(line[-4:]):
+                break
+            if len(line.split()) > HEADLINE_MAX_WORDS and category == "read-also":
+                break
+            if category == "tags" and not _is_keyword_list(line):
+                break
+            verdicts[j] = category
+            if category == "tags":
+                break
+
+
+def _is_keyword_list(line: str) -> bool:
+    """ "a, b, c" keywords: no sentence end, every comma-separated item of a few words."""
+    items = [item.strip() for item in re.split(r"[,;|•·]", line)]
+    return all(0 < len(item.split()) <= 4 for item in items) and not _is_sentence(line)
 
 
 def _mark_boxes(texts: list[str], verdicts: list[str | None], protected: list[bool]) -> None:

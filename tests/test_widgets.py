@@ -186,6 +186,24 @@ def test_title_with_a_glued_credit_is_removed_whole() -> None:
     assert rules(f"{title} Фото ©Даниал Окасов", "ru", title=title) == ["credit"]
 
 
+def test_label_takes_the_keyword_list_after_it() -> None:
+    body = [PROSE["en"], "Tags", "stock car, racing calendar, Interlagos", PROSE["en"]]
+    kept, removed = remove_widgets(body, "en")
+    assert kept == [PROSE["en"], PROSE["en"]]
+    assert [rule for rule, _ in removed] == ["tags", "tags"]
+
+
+def test_read_also_label_takes_the_headlines_after_it_but_not_prose() -> None:
+    body = [PROSE["en"], "Don't miss", "Plague fears grow in Beijing [INSIGHT]", PROSE["en"]]
+    kept, removed = remove_widgets(body, "en")
+    assert kept == [PROSE["en"], PROSE["en"]]
+    assert [rule for rule, _ in removed] == ["read-also", "read-also"]
+
+
+def test_tags_line_with_label() -> None:
+    assert rules("Теги: Астана, снег, коммунальные службы", "ru") == ["tags"]
+
+
 # --- fragments: a credit glued to text -------------------------------------------------------
 
 
