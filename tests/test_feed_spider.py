@@ -105,6 +105,7 @@ def test_since_and_max_articles(news_server: str, tmp_path: Path) -> None:
         ({"site": "//n.example"}, "-a site"),
         ({"feed": "https://n.example/rss.xml", "since": "yesterday"}, "-a since"),
         ({"feed": "https://n.example/rss.xml", "max_articles": "-1"}, "-a max_articles"),
+        ({"feed": "https://n.example/rss.xml", "sice": "2d"}, "-a sice: not an argument"),
     ],
 )
 def test_bad_arguments_name_the_argument(arguments: dict[str, str], named: str) -> None:

@@ -95,8 +95,14 @@ def test_fixture_server_routes(news_server: str) -> None:
         ({"start": "https://n.example/", "max_depth": "-1"}, "-a max_depth"),
         ({"start": "https://n.example/", "max_pages": "0"}, "-a max_pages"),
         ({"start": "https://n.example/", "article_depth": "x"}, "-a article_depth"),
+        ({"start": "https://n.example/", "depth": "2"}, "-a depth: not an argument"),
     ],
 )
 def test_bad_arguments_name_the_argument(arguments: dict[str, str], named: str) -> None:
     with pytest.raises(ArgumentError, match=named):
         SiteSpider(**arguments)
+
+
+def test_scheduler_and_common_arguments_are_accepted() -> None:
+    spider = SiteSpider(start="https://n.example/", fresh="1", _job="20261124-abc")
+    assert spider.start_url == "https://n.example/"

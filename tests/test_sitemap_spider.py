@@ -155,6 +155,7 @@ def test_without_robots_txt_the_usual_locations_are_tried(site_server: str, tmp_
         ({"site": "https://news.example/", "since": "last week"}, "-a since"),
         ({"site": "https://news.example/", "max_articles": "0"}, "-a max_articles"),
         ({"site": "https://news.example/", "max_articles": "many"}, "-a max_articles"),
+        ({"site": "https://news.example/", "max_article": "5"}, "-a max_article: not an"),
     ],
 )
 def test_bad_arguments_name_the_argument(arguments: dict[str, str], named: str) -> None:

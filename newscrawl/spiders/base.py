@@ -50,6 +50,22 @@ def is_html_response(response: Response) -> bool:
     return isinstance(response, TextResponse) and b"<html" in response.body[:2048].lower()
 
 
+# Spider arguments any spider may be given, read by components rather than the spider
+# (`fresh`: the incremental middleware). Names starting with "_" come from schedulers
+# (scrapyd's `_job`).
+COMMON_ARGUMENTS = frozenset({"fresh"})
+
+
+def check_arguments(spider: str, given: dict[str, Any], accepted: tuple[str, ...]) -> None:
+    """Fail on a misspelt `-a` argument, which Scrapy would silently keep as an attribute."""
+    unknown = sorted(k for k in given if not k.startswith("_") and k not in COMMON_ARGUMENTS)
+    if unknown:
+        raise ArgumentError(
+            f"-a {unknown[0]}: not an argument of the {spider} spider "
+            f"(it takes {', '.join(accepted + tuple(sorted(COMMON_ARGUMENTS)))})"
+        )
+
+
 HINTS_META = "newscrawl_hints"  # discovery's fallback metadata for the page (Page.hints)
 
 

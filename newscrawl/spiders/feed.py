@@ -26,6 +26,7 @@ from newscrawl.spiders.base import (
     ArgumentError,
     NewsSpider,
     article_request,
+    check_arguments,
     check_http_url,
     discovery_request,
 )
@@ -160,6 +161,7 @@ class FeedSpider(NewsSpider):
         max_articles: str | None = None,
         **kwargs: Any,
     ) -> None:
+        check_arguments(self.name, kwargs, ("feed", "site", "since", "max_articles"))
         super().__init__(**kwargs)
         self.feed_urls = [check_http_url(u, "feed") for u in (feed or "").split(",") if u.strip()]
         self.site = check_http_url(site, "site") if site else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
+from urllib.parse import urldefrag
 
 from scrapy import Request
 from scrapy.http import Response, TextResponse
@@ -25,6 +26,7 @@ from newscrawl.spiders.base import (
     ArgumentError,
     NewsSpider,
     article_request,
+    check_arguments,
     check_http_url,
     discovery_request,
 )
@@ -50,6 +52,7 @@ class SiteSpider(NewsSpider):
         article_depth: str | None = None,
         **kwargs: Any,
     ) -> None:
+        check_arguments(self.name, kwargs, ("start", "max_depth", "max_pages", "article_depth"))
         super().__init__(**kwargs)
         if not start:
             raise ArgumentError("give -a start=URL (a home or section page of the site)")
@@ -110,12 +113,13 @@ class SiteSpider(NewsSpider):
 
     def follow_links(self, response: TextResponse) -> Iterator[Request]:
         for link in self.link_extractor.extract_links(response):
-            if not in_domain(link.url, self.allowed_domains[0]):
+            url = urldefrag(link.url).url  # `page#comments` is the page itself
+            if not in_domain(url, self.allowed_domains[0]):
                 self.count("skipped/site:other-domain")
                 continue
-            verdict = classify_url(link.url)
+            verdict = classify_url(url)
             if verdict.kind is UrlKind.OTHER:
                 self.count(f"skipped/site:{verdict.reason}")
                 continue
-            if self.budget_allows(link.url):
-                yield self.request_for(link.url, verdict)
+            if self.budget_allows(url):
+                yield self.request_for(url, verdict)

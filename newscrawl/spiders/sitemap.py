@@ -27,6 +27,7 @@ from newscrawl.spiders.base import (
     ArgumentError,
     NewsSpider,
     article_request,
+    check_arguments,
     check_http_url,
     discovery_request,
 )
@@ -125,6 +126,7 @@ class SitemapSpider(NewsSpider):
         max_articles: str | None = None,
         **kwargs: Any,
     ) -> None:
+        check_arguments(self.name, kwargs, ("site", "sitemap", "since", "max_articles"))
         super().__init__(**kwargs)
         self.sitemap_urls = [
             check_http_url(u, "sitemap") for u in (sitemap or "").split(",") if u.strip()
