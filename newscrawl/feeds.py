@@ -240,6 +240,23 @@ class AtomicFileFeedStorage:
             self.crawler.stats.inc_value(key, count)
 
 
+def stale_temps(folder: Path) -> list[Path]:
+    """Temporary files under `folder` whose writer is gone (read-only: nothing is changed)."""
+    found: list[Path] = []
+    if fcntl is None or not folder.is_dir():  # pragma: no cover
+        return found
+    for temp in sorted(folder.rglob(f".*{TEMP_SUFFIX}")):
+        if not TEMP_NAME.match(temp.name):
+            continue
+        try:
+            with open(temp, "rb") as handle:
+                if _try_lock(handle):
+                    found.append(temp)
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def sweep_stale_temps(folder: Path, recover: bool, crawler: Crawler | None = None) -> list[Path]:
     """Recover or remove temporary files in `folder` whose writer is gone; returns outputs.
 

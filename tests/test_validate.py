@@ -135,3 +135,11 @@ def test_every_bad_file_is_named_and_usage_errors_exit_2(tmp_path: Path, capsys:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["validate", str(empty)]) == 2
+
+
+def test_temporary_files_left_by_a_crash_are_noted(tmp_path: Path, capsys: Any) -> None:
+    published(tmp_path, "done.jsonl", jsonl(record(1)))
+    (tmp_path / ".next.jsonl.0123abcd.part").write_bytes(jsonl(record(2)))
+    assert main(["validate", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert ".next.jsonl.0123abcd.part was left by a crashed run" in err

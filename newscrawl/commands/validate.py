@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from newscrawl.feeds import stale_temps
 from newscrawl.manifest import MANIFEST_VERSION, data_facts
 from newscrawl.reporting import find_data_files, manifest_path
 from newscrawl.schema import schema_errors
@@ -145,6 +146,13 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         print(f"newscrawl validate: no JSONL files in {' '.join(args.paths)}", file=sys.stderr)
         return 2
+    for given in args.paths:
+        for temp in stale_temps(Path(given)):
+            print(
+                f"newscrawl validate: note: {temp} was left by a crashed run; the next crawl "
+                "writing to this folder recovers its complete records",
+                file=sys.stderr,
+            )
     bad = 0
     for path in paths:
         check = validate_file(path, args.require_manifest)
