@@ -34,7 +34,7 @@ import shutil
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
 
 from scrapy import Spider
@@ -191,7 +191,8 @@ class AtomicFileFeedStorage:
                 shutil.copyfileobj(previous, handle)
         if self.gzip:
             self.raw = handle
-            return SyncGzipFile(filename="", mode="wb", fileobj=handle, mtime=0)
+            layer = SyncGzipFile(filename="", mode="wb", fileobj=handle, mtime=0)
+            return cast("IO[bytes]", layer)
         return handle
 
     def store(self, file: IO[bytes]) -> Deferred[None]:
