@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scrapy.http import Response
+from scrapy.utils.test import get_crawler
 
+from newscrawl.limits import parse_since
 from newscrawl.spiders.base import ArgumentError
 from newscrawl.spiders.sitemap import SitemapSpider, newest_first, parse_sitemap
 from tests.conftest import scrapy_crawl
@@ -174,3 +177,30 @@ def test_bad_argument_fails_the_crawl_at_start(tmp_path: Path) -> None:
     # The last line of the output names the argument.
     assert "-a since='last week': expected a date" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "out.jsonl").exists() or not (tmp_path / "out.jsonl").read_text()
+
+
+def _spider_response(body: bytes, url: str = "https://news.example/s.xml.gz") -> tuple[Any, Any]:
+    crawler = get_crawler(SitemapSpider)
+    spider = SitemapSpider(sitemap="https://news.example/s.xml.gz")
+    spider.crawler = crawler
+    crawler.stats.open_spider()  # type: ignore[union-attr]
+    return spider, Response(url, body=body, headers={"Content-Type": "application/gzip"})
+
+
+def test_gzip_sitemap_and_since_in_the_callback() -> None:
+    spider, response = _spider_response(gzip.compress(NEWS_SITEMAP))
+    spider.since = parse_since("2026-11-03")
+    requests = list(spider.parse_sitemap(response))
+    assert [r.url for r in requests] == ["https://news.example/b.html"]
+    assert requests[0].meta["newscrawl_lastmod"] == "2026-11-05T05:00:00Z"
+    assert requests[0].meta["newscrawl_hints"]["title"] == "Мост открыт"
+    assert spider.crawler.stats.get_value("newscrawl/skipped/sitemap:older-than-since") == 1
+
+
+def test_corrupt_gzip_and_non_sitemaps_are_counted_not_raised() -> None:
+    spider, response = _spider_response(gzip.compress(NEWS_SITEMAP)[:40])
+    assert list(spider.parse_sitemap(response)) == []
+    assert spider.crawler.stats.get_value("newscrawl/errors/sitemap:gzip") == 1
+    spider, response = _spider_response(b"<html><body>Moved</body></html>")
+    assert list(spider.parse_sitemap(response)) == []
+    assert spider.crawler.stats.get_value("newscrawl/errors/sitemap:not-a-sitemap") == 1

@@ -10,6 +10,7 @@ travel with the request as hints, used where the page itself lacks them.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 # Where sitemaps usually are when robots.txt names none, tried relative to the home URL.
 USUAL_LOCATIONS = ("sitemap_index.xml", "sitemap.xml", "sitemap-news.xml", "news-sitemap.xml")
 _GZIP_MAGIC = b"\x1f\x8b"
+# The sitemaps protocol allows 50 MB (uncompressed) per file, more than DOWNLOAD_MAXSIZE
+# allows an article page; sitemap requests get this limit instead.
+SITEMAP_MAXSIZE = 50 * 1024 * 1024 + 1024 * 1024
 
 
 @dataclass
@@ -141,7 +145,7 @@ class SitemapSpider(NewsSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.sitemap_urls:
-            yield discovery_request(url, self.parse_sitemap)
+            yield self.sitemap_request(url)
         if not self.sitemap_urls and self.site:
             yield discovery_request(
                 urljoin(self.site, "/robots.txt"),
@@ -150,18 +154,23 @@ class SitemapSpider(NewsSpider):
                 dont_filter=True,
             )
 
+    def sitemap_request(self, url: str) -> Request:
+        return discovery_request(
+            url, self.parse_sitemap, meta={"download_maxsize": SITEMAP_MAXSIZE}
+        )
+
     def usual_sitemaps(self) -> Iterator[Request]:
         assert self.site
         logger.info("no Sitemap: line in robots.txt of %s; trying the usual locations", self.site)
         for name in USUAL_LOCATIONS:
-            yield discovery_request(urljoin(self.site, name), self.parse_sitemap)
+            yield self.sitemap_request(urljoin(self.site, name))
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         urls = list(sitemap_urls_from_robots(response.body, base_url=response.url))
         if not urls:
             yield from self.usual_sitemaps()
         for url in urls:
-            yield discovery_request(url, self.parse_sitemap)
+            yield self.sitemap_request(url)
 
     def robots_failed(self, failure: Failure) -> Iterator[Request]:
         yield from self.usual_sitemaps()
@@ -170,8 +179,8 @@ class SitemapSpider(NewsSpider):
         body = response.body
         if body[:2] == _GZIP_MAGIC:
             try:
-                body = gunzip(body, max_size=self.settings.getint("DOWNLOAD_MAXSIZE"))
-            except (OSError, ValueError) as error:  # corrupt or over the size limit
+                body = gunzip(body, max_size=SITEMAP_MAXSIZE)
+            except (OSError, EOFError, ValueError, struct.error) as error:  # corrupt or too big
                 self.count("errors/sitemap:gzip")
                 logger.warning("cannot gunzip sitemap %s: %s", response.url, error)
                 return None
@@ -191,7 +200,7 @@ class SitemapSpider(NewsSpider):
                 if not is_recent(entry.lastmod, self.since):
                     self.count("skipped/sitemap:older-than-since")
                 elif not self.budget.exhausted:
-                    yield discovery_request(entry.loc, self.parse_sitemap)
+                    yield self.sitemap_request(entry.loc)
             return
         for entry in newest_first(sitemap.entries):
             if not is_recent(entry.date, self.since):
