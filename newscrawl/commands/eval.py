@@ -328,7 +328,7 @@ def timing(pages: int, seconds: dict[str, float]) -> str:
         return f"{spent:.1f} s ({pages / spent:.1f} pages/s)" if spent > 0 else "-"
 
     return (
-        f"time: newscrawl {rate('newscrawl')}, whole pipeline with Scrapy start-up;"
+        f"time: newscrawl {rate('newscrawl')} (its pipelines, Scrapy start-up included);"
         f" plain trafilatura {rate('trafilatura')}"
     )
 
