@@ -280,3 +280,14 @@ def test_eval_errors_name_the_file(tmp_path: Path) -> None:
     assert str(tmp_path / "ground-truth.json") in result.stderr
     result = run_cli("eval", str(tmp_path / "nowhere"), "--expected", str(tmp_path), cwd=tmp_path)
     assert result.returncode == 2 and "nowhere" in result.stderr
+
+
+def test_expected_path_and_settings_arguments(tmp_path: Path) -> None:
+    from newscrawl.commands.eval import expected_path, parse_settings
+
+    pages, expected = tmp_path / "pages", tmp_path / "expected"
+    assert expected_path(pages / "ru" / "a.html.gz", pages, expected) == expected / "ru" / "a.txt"
+    assert expected_path(pages / "b.htm", pages, expected) == expected / "b.txt"
+    assert parse_settings(["A=1", "B=x=y"]) == {"A": "1", "B": "x=y"}
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_settings(["NOVALUE"])
