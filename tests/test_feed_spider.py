@@ -15,7 +15,7 @@ RSS = b"""<?xml version="1.0"?>
 <title>T</title><language>de-DE</language>
 <item><title>Erste</title><link>https://n.example/a.html</link>
   <pubDate>Tue, 03 Nov 2026 09:30:00 +0100</pubDate><dc:creator>Anna Brandt</dc:creator></item>
-<item><title>Zweite</title><guid>https://n.example/b.html</guid></item>
+<item><title>Zweite</title><guid>https://n.example/b.html?utm_source=rss&amp;utm_medium=feed</guid></item>
 <item><title>No link</title><guid isPermaLink="false">id-17</guid></item>
 </channel></rss>"""
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from courlan import normalize_url
 from lxml import html as lxml_html
 from scrapy import Request
 from scrapy.http import Response, TextResponse
@@ -85,6 +86,16 @@ def _rss_link(item: Any) -> str | None:
     return None
 
 
+def entry_url(link: str, base_url: str) -> str:
+    """Absolute URL of an entry, without the tracking parameters feeds like to add
+    (`utm_source=rss`), so the same article from RSS and Atom is one request."""
+    url = urljoin(base_url, link.strip())
+    try:
+        return str(normalize_url(url))
+    except ValueError:
+        return url
+
+
 def parse_feed(body: bytes, base_url: str = "") -> list[FeedEntry] | None:
     """Entries of an RSS or Atom feed (links resolved against `base_url`); None if not a feed."""
     root = parse_xml(body)
@@ -103,7 +114,7 @@ def parse_feed(body: bytes, base_url: str = "") -> list[FeedEntry] | None:
             )
             entries.append(
                 FeedEntry(
-                    urljoin(base_url, link),
+                    entry_url(link, base_url),
                     title=child_text(node, "title"),
                     published=parse_date(child_text(node, "published")),
                     updated=parse_date(child_text(node, "updated")),
@@ -124,7 +135,7 @@ def parse_feed(body: bytes, base_url: str = "") -> list[FeedEntry] | None:
         names = [child_text(node, "creator"), child_text(node, "author")]
         entries.append(
             FeedEntry(
-                urljoin(base_url, link),
+                entry_url(link, base_url),
                 title=child_text(node, "title"),
                 published=parse_date(child_text(node, "pubdate") or child_text(node, "date")),
                 authors=tuple(name for name in names if name),
