@@ -24,6 +24,7 @@ be equal ("Стаж работы - 5 лет." in two worked examples) are conten
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from collections import defaultdict
@@ -43,13 +44,13 @@ NEAR_RATIO = 90.0
 # Below this many words, two different paragraphs can easily be 90% alike ("Фото: Reuters" vs
 # "Фото: Reuters/AP"); short ones are only compared exactly.
 NEAR_MIN_WORDS = 8
-# Words per shingle and shingles per sketch for blocking near-duplicate candidates: two
-# paragraphs are compared only when they share one of their SKETCH_SIZE smallest shingle
-# hashes (a bottom-k MinHash), so a 5,000-paragraph page is not compared pair by pair.
-SHINGLE_WORDS = 3
+# Blocking near-duplicate candidates: two paragraphs are compared only when they share one of
+# their SKETCH_SIZE smallest word hashes (a bottom-k MinHash), so a 5,000-paragraph page is
+# not compared pair by pair.
 SKETCH_SIZE = 4
-# A shingle shared by this many kept paragraphs is template ("The price of item ... rose"),
-# not a fingerprint: its bucket stops growing, which keeps a page of 5,000 lines built on
+SKETCH_MIN_CHARS = 4  # shorter words ("the", "и") are in every paragraph
+# A word hash shared by this many kept paragraphs is template, not fingerprint: its bucket
+# stops growing, which keeps a page of 5,000 lines built on
 # one template linear. Near repeats of such lines are missed; exact ones are still caught.
 BUCKET_MAX = 32
 # A paragraph is a re-split repeat only if it has at least this many words: a single short
@@ -89,15 +90,19 @@ def fingerprint(text: str) -> str:
 
 
 def sentences(text: str) -> list[str]:
-    """Sentence fingerprints of a paragraph; a regex split is enough to find repeats."""
-    return [f for f in (fingerprint(s) for s in _SENTENCE_END.split(text)) if f]
+    """Sentence fingerprints of a paragraph; a regex split is enough to find repeats.
+
+    Joined by a space they are the paragraph's `fingerprint` (the split only consumes
+    punctuation and spaces), which `remove_duplicates` uses to normalise each text once."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return [f for f in (_NOT_WORD.sub(" ", s).strip() for s in _SENTENCE_END.split(folded)) if f]
 
 
 def _sketch(words: list[str]) -> list[int]:
-    """The SKETCH_SIZE smallest hashes of the word shingles (bottom-k MinHash)."""
-    size = SHINGLE_WORDS
-    shingles = {hash(" ".join(words[i : i + size])) for i in range(len(words) - size + 1)}
-    return sorted(shingles)[:SKETCH_SIZE]
+    """The SKETCH_SIZE smallest hashes of the paragraph's distinct words of 4+ letters (a
+    bottom-k MinHash over words: near-identical paragraphs share most words, so most likely
+    one of these; candidates are then checked with rapidfuzz)."""
+    return heapq.nsmallest(SKETCH_SIZE, {hash(w) for w in words if len(w) >= SKETCH_MIN_CHARS})
 
 
 def _is_row(paragraph: str, print_: str) -> bool:
@@ -198,22 +203,18 @@ class _EchoIndex:
     """The page's paragraphs by sentence and (built on first use) by word trigram, to find
     one paragraph contained in another."""
 
-    def __init__(self, paragraphs: list[str], prints: list[str]) -> None:
+    def __init__(self, paragraphs: list[str], prints: list[str], split: list[list[str]]) -> None:
         self.prints = prints
         self.paragraphs = paragraphs
-        self._sentences: list[frozenset[str] | None] = [None] * len(paragraphs)
+        self._sentences = [
+            frozenset(s for s in own if len(s) >= SENTENCE_MIN_CHARS) for own in split
+        ]
         self._trigrams: dict[str, set[int]] | None = None
         self._sentence_count: dict[str, int] | None = None
 
     def sentences(self, index: int) -> frozenset[str]:
         """The paragraph's sentences long enough to prove a repeat (SENTENCE_MIN_CHARS)."""
-        own = self._sentences[index]
-        if own is None:
-            own = frozenset(
-                s for s in sentences(self.paragraphs[index]) if len(s) >= SENTENCE_MIN_CHARS
-            )
-            self._sentences[index] = own
-        return own
+        return self._sentences[index]
 
     def is_merge(self, index: int) -> bool:
         """A container made only of sentences found in other paragraphs is itself a re-split
@@ -308,14 +309,15 @@ def remove_duplicates(
     paragraphs: list[str], title: str | None = None, description: str | None = None
 ) -> tuple[list[str], Removed]:
     """Each paragraph once, at its first occurrence; see the module docstring for the rules."""
-    prints = [fingerprint(p) for p in paragraphs]
+    split = [sentences(p) for p in paragraphs]
+    prints = [" ".join(own) for own in split]  # == fingerprint(p), one normalisation per text
     tokens = [p.split() for p in prints]
     verdicts: list[str | None] = [None] * len(paragraphs)  # rule that removed it, or None
     first_exact: dict[str, int] = {}
     first_print: dict[str, int] = {}
     seen_sentences: set[str] = set()
     near = _NearIndex()
-    echo = _EchoIndex(paragraphs, prints)
+    echo = _EchoIndex(paragraphs, prints, split)
     titles = _title_prints(title)
     description_print = fingerprint(description) if description else ""
     for i, (paragraph, print_) in enumerate(zip(paragraphs, prints, strict=True)):
