@@ -13,8 +13,10 @@ Two kinds of rules, both recorded as `widgets:<category>`:
 - Language-free detectors, in this module: `numbers` (short lines dense in numbers with a
   currency, temperature or ticker sign), `letters` (a lone letter or an alphabet index),
   `box` (the other short lines of a run that is mostly widget lines, e.g. a weather box's
-  city names), `edge` (a run of short non-sentence lines at the start or end of the body),
-  `site-name` and `title` (a line that is only the site's name or the article's title).
+  city names), `edge` (a run of link-like lines at the start or end of the body),
+  `site-name` and `title` (a line that is only the site's name, or the title with a credit
+  glued to it). A lone "Tags" or "Read also" label also takes the keyword list or the
+  headlines right after it (recorded under the label's category).
 
 What a rule may remove (see docs/cleaning.md for how to write one):
 - `line`: the whole paragraph, when the pattern matches all of it;
@@ -68,8 +70,8 @@ LATER_SENTENCE_MAX_WORDS = 30
 LINE_MAX_CHARS = 220
 # A `tail` fragment (a credit) is looked for in this many last characters of a paragraph.
 FRAGMENT_MAX_CHARS = 110
-# After a `tail`/`head` fragment is cut, a rest of at most this many words that does not
-# end a sentence is a caption (the credit's own caption), and goes with it.
+# After a `tail` fragment (a credit) is cut, a rest of at most this many words is the
+# caption of the photo the credit belongs to, and goes with it.
 CAPTION_MAX_WORDS = 12
 # Widget lines are short: at most this many words (a city and a temperature, a label).
 WIDGET_MAX_WORDS = 6
@@ -399,17 +401,12 @@ def _cut_fragments(
         rest = (paragraph[:start] if kind == "tail" else paragraph[end:]).strip(" \t-–—|,;·•")
         if not rest:
             return paragraph, category
-        if len(rest.split()) <= CAPTION_MAX_WORDS and kind == "tail" and _is_caption(rest):
-            return paragraph, category  # a caption whose credit is glued to it: both go
+        if kind == "tail" and len(rest.split()) <= CAPTION_MAX_WORDS:
+            return paragraph, category  # a photo's caption with its credit glued: both go
         piece = paragraph[start:end] if kind == "tail" else paragraph[:end]
         cut.append((category, piece.strip()))
         paragraph = rest
     return paragraph, None
-
-
-def _is_caption(text: str) -> bool:
-    """A short text before a credit is its photo's caption unless it ends a long sentence."""
-    return len(text.split()) <= CAPTION_MAX_WORDS
 
 
 def _protected(texts: list[str], verdicts: list[str | None]) -> list[bool]:
