@@ -19,6 +19,7 @@ def atomic_open(path: str | Path) -> Iterator[IO[bytes]]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TMP_SUFFIX, dir=target.parent)
     try:
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp's 0600 would hide it from readers
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
@@ -27,3 +28,9 @@ def atomic_open(path: str | Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -71,10 +71,13 @@ FEED_EXPORTERS = {
     "jsonlines": "newscrawl.exporters.ArticleJsonLinesExporter",
 }
 FEED_EXPORT_ENCODING = "utf-8"
-# Default output: one JSONL file per run; `-O file.jsonl` / `-o` replace or add feeds.
-FEEDS = {
-    "output/%(name)s/%(time)s.jsonl": {"format": "jsonl", "encoding": "utf-8"},
-}
+# Feeds of a run. Left empty here: `scrapy crawl` without -o/-O/FEEDS writes the one
+# JSONL file named by NEWSCRAWL_OUTPUT (a default in FEEDS would be written *besides*
+# the file given with -O, since Scrapy merges FEEDS across priorities).
+FEEDS: dict[str, dict[str, str]] = {}
+# Default output of `scrapy crawl` when no feed is given ("" = none); Scrapy's feed URI
+# parameters apply: %(name)s is the spider, %(time)s the start time.
+NEWSCRAWL_OUTPUT = "output/%(name)s/%(time)s.jsonl"
 # Local files are written to `.NAME.<token>.part` and renamed when the feed closes, then
 # NAME.manifest.json is written: downstream jobs never see a partial file (docs/operations.md).
 FEED_STORAGES = {

@@ -96,6 +96,9 @@ def clean_files(
         "FEEDS": {},
         "LOG_LEVEL": "WARNING",
         "ROBOTSTXT_OBEY": False,
+        # Cleaning saved pages is not a scheduled crawl: no cross-run state, so cleaning
+        # the same file twice gives the same record twice.
+        "NEWSCRAWL_STATE": "memory://",
         **(overrides or {}),
     }
     result = run_crawl(

@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             {
                 "FEEDS": {str(output): {"format": "jsonl", "overwrite": True, "encoding": "utf-8"}},
                 "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES": True,
+                # A demo is a one-off full run: nothing learned from or left for other runs.
+                "NEWSCRAWL_STATE": "memory://",
                 "AUTOTHROTTLE_ENABLED": False,
                 "DOWNLOAD_DELAY": 0,
                 "LOG_LEVEL": args.log_level,

@@ -19,6 +19,15 @@ CRAWL_FAILED = 3
 
 
 class Command(ScrapyCrawlCommand):
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Without -o/-O or FEEDS, write the default NEWSCRAWL_OUTPUT file."""
+        super().process_options(args, opts)
+        assert self.settings is not None
+        default = self.settings.get("NEWSCRAWL_OUTPUT")
+        if default and not self.settings.getdict("FEEDS"):
+            feed = {"format": "jsonl", "encoding": "utf-8"}
+            self.settings.set("FEEDS", {default: feed}, priority="cmdline")
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError(
