@@ -1,4 +1,7 @@
-"""`newscrawl demo`: crawl the bundled demo site offline and write output/demo.jsonl."""
+"""`newscrawl demo`: crawl the bundled demo site offline and write output/demo.jsonl.
+
+The site is found the way a real one is: robots.txt -> sitemap -> article pages.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-
 from newscrawl.fixtures import site_root
 from newscrawl.localserver import serve_directory
 from newscrawl.runner import run_crawl
 
 DEMO_OUTPUT = Path("output/demo.jsonl")
-
-
-def sitemap_urls(root: Path, base_url: str) -> list[str]:
-    tree = etree.parse(str(root / "sitemap.xml"))
-    locs = tree.iterfind(".//{http://www.sitemaps.org/schemas/sitemap/0.9}loc")
-    return [loc.text.strip().replace("{{BASE}}", base_url) for loc in locs if loc.text]
 
 
 def summary(stats: dict[str, Any], output: Path) -> str:
@@ -47,9 +42,8 @@ def run(args: argparse.Namespace) -> int:
     root = site_root("demo")
     output = Path(args.output)
     with serve_directory(root) as base_url:
-        urls = sitemap_urls(root, base_url)
         result = run_crawl(
-            "articles",
+            "sitemap",
             {
                 "FEEDS": {str(output): {"format": "jsonl", "overwrite": True, "encoding": "utf-8"}},
                 "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES": True,
@@ -59,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                 "DOWNLOAD_DELAY": 0,
                 "LOG_LEVEL": args.log_level,
             },
-            urls=",".join(urls),
+            site=base_url + "/",
         )
     if result.bootstrap_failed or not result.stats.get("item_scraped_count"):
         print(
