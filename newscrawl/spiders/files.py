@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapy.http import HtmlResponse
 
+from newscrawl.charset import response_html
 from newscrawl.items import Page
 from newscrawl.spiders.base import NewsSpider, utc_now_iso
 
@@ -62,7 +63,7 @@ def page_from_file(path: Path, order: int, url: str | None = None) -> Page:
         url=response.url,
         final_url=response.url,
         status=200,
-        html=response.text,
+        html=response_html(response),  # the crawl's decoding, Cyrillic fallback included
         fetched_at=utc_now_iso(),
         spider="files",
         source="file",
