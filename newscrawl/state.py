@@ -657,8 +657,9 @@ class RunState:
         self.failed = False  # a feed failed to store: commit nothing more this run
         self.closed = False
         self.files: list[tuple[int, str]] = []  # (journal end, path) of stored local files
-        if store.get_meta("last_commit") is None:  # a new store: nothing was published since
-            store.set_meta({"last_commit": repr(time.time())})
+        if store.get_meta("created") is None:  # a new store: nothing of its runs published yet
+            now = repr(time.time())
+            store.set_meta({"created": now, "last_commit": now})
         connect = crawler.signals.connect
         connect(self._spider_opened, signal=signals.spider_opened)
         connect(self._item_scraped, signal=signals.item_scraped)
@@ -740,7 +741,11 @@ class RunState:
         """Commit the articles of output files published but never committed (see above)."""
         if isinstance(self.store, MemoryStore):
             return 0
-        since = float(self.store.get_meta("last_commit") or 0) - RECONCILE_SLACK
+        # Files from before the store existed were not written by runs using it.
+        since = max(
+            float(self.store.get_meta("last_commit") or 0) - RECONCILE_SLACK,
+            float(self.store.get_meta("created") or 0),
+        )
         candidates: list[Path] = []
         for folder, suffix in self.feed_folders(spider):
             if not folder.is_dir():
