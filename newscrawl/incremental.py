@@ -138,6 +138,7 @@ class IncrementalMiddleware:
         self.refetch_after = refetch_after
         self.jobdir = jobdir
         self.fresh: bool | None = None  # read from the spider (-a fresh=1) on first request
+        self.fetched: set[str] = set()  # article url_keys let through in this run
         if jobdir:
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
@@ -154,18 +155,25 @@ class IncrementalMiddleware:
             return
         lastmod = request.meta.get(LASTMOD_META)
         self.state.note_lastmod(request.url, lastmod)
+        key = url_key(request.url)
+        if key in self.fetched and not request.dont_filter and "retry_times" not in request.meta:
+            # e.g. a request restored from JOBDIR's queue and found again by discovery
+            self._inc("newscrawl/skipped/seen-this-run")
+            raise IgnoreRequest(f"already fetched in this run: {request.url}")
         if self.fresh is None:
             self.fresh = self.state.fresh
         if self.fresh:
+            self.fetched.add(key)
             return
-        key = url_key(request.url)
         seen = self.state.store.get_seen([key]).get(key)
         if seen is None:
+            self.fetched.add(key)
             return
         reason = refetch_reason(seen, lastmod, datetime.now(UTC).timestamp(), self.refetch_after)
         if reason is not None:
             self._inc(f"newscrawl/refetched/{reason}")
             logger.debug("refetching %s (%s)", request.url, reason)
+            self.fetched.add(key)
             return
         self._inc("newscrawl/skipped/seen")
         logger.debug("skipped %s: already written by an earlier run", request.url)

@@ -111,6 +111,16 @@ def test_middleware_skips_written_articles_only(tmp_path: Path) -> None:
     assert mw.state.lastmods[url_key(changed.url)] == "2026-11-05"  # recorded when written
 
 
+def test_an_article_is_fetched_once_per_run(tmp_path: Path) -> None:
+    mw = middleware(tmp_path)
+    assert mw.process_request(Request("http://news.example/a?x=1&y=2")) is None
+    with pytest.raises(IgnoreRequest):  # e.g. restored from JOBDIR and found again
+        mw.process_request(Request("http://news.example/a?y=2&x=1"))
+    assert stat(mw, "newscrawl/skipped/seen-this-run") == 1
+    retry = Request("http://news.example/a?x=1&y=2", meta={"retry_times": 1}, dont_filter=True)
+    assert mw.process_request(retry) is None
+
+
 def test_refetch_after_and_fresh(tmp_path: Path) -> None:
     mw = middleware(tmp_path / "a", NEWSCRAWL_REFETCH_AFTER="1h")
     written(mw, "http://news.example/a")  # in 2023: long ago
