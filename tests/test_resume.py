@@ -18,6 +18,8 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from newscrawl.fixtures import SITES
 from newscrawl.localserver import FixtureHandler
 from tests.conftest import ROOT, read_jsonl
@@ -49,7 +51,7 @@ def slow_server(root: Path) -> Iterator[str]:
         server.server_close()
 
 
-def crawl_command(base: str, tmp: Path, run: int) -> list[str]:
+def crawl_command(base: str, tmp: Path, run: int, spider: str) -> list[str]:
     urls = ",".join(f"{base}/incremental/news/{page.name}" for page in ARTICLES)
     settings = {
         "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES": "1",
@@ -66,7 +68,11 @@ def crawl_command(base: str, tmp: Path, run: int) -> list[str]:
         # two articles per output file: files are committed while the crawl runs
         "FEED_EXPORT_BATCH_ITEM_COUNT": "2",
     }
-    command = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", f"urls={urls}"]
+    if spider == "articles":
+        arguments = ["-a", f"urls={urls}"]
+    else:  # discovery: the sitemap is fetched again by the resumed run
+        arguments = ["-a", f"sitemap={base}/incremental/sitemap.xml"]
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, *arguments]
     # FEEDS itself (not -O, which adds to the project's default feed): one batched feed
     feed = {f"{tmp / 'out'}/run{run}-%(batch_id)d.jsonl": {"format": "jsonl"}}
     command += ["-s", f"FEEDS={json.dumps(feed)}"]
@@ -79,12 +85,13 @@ def output_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.jsonl"))
 
 
-def test_sigkill_then_resume_writes_each_article_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("spider", ["articles", "sitemap"])
+def test_sigkill_then_resume_writes_each_article_once(tmp_path: Path, spider: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = tmp_path / "out"
     with slow_server(SITES) as base:
         first = subprocess.Popen(
-            crawl_command(base, tmp_path, 1),
+            crawl_command(base, tmp_path, 1, spider),
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -104,7 +111,7 @@ def test_sigkill_then_resume_writes_each_article_once(tmp_path: Path) -> None:
         assert (tmp_path / "job" / "newscrawl.running").exists()
 
         second = subprocess.run(
-            crawl_command(base, tmp_path, 2),
+            crawl_command(base, tmp_path, 2, spider),
             cwd=ROOT,
             env=env,
             capture_output=True,
