@@ -204,6 +204,9 @@ class Matcher:
                 )
             elif kind == "head":
                 self.patterns[kind] = re.compile(rf"^(?:{'|'.join(groups)})(?:\s+|$)", re.I)
+            elif kind == "line":
+                # A label may end with a colon, an ellipsis or an arrow ("You may also like...").
+                self.patterns[kind] = re.compile(rf"(?:{'|'.join(groups)})[\s:.…!»>|]*", re.I)
             else:
                 self.patterns[kind] = re.compile(rf"(?:{'|'.join(groups)})", re.I)
 
