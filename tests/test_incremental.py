@@ -210,8 +210,6 @@ def test_second_run_with_the_redis_store(
 
 
 def test_changed_lastmod_is_refetched(tmp_path: Path) -> None:
-    if not (Path(__file__).parent.parent / "newscrawl" / "spiders" / "sitemap.py").exists():
-        pytest.fail("the sitemap spider is needed for this test")
     site = tmp_path / "site"
     shutil.copytree(SITES / "incremental", site / "incremental")
     sitemap = site / "incremental" / "sitemap.xml"

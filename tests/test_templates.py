@@ -16,7 +16,9 @@ from tests.conftest import read_jsonl, scrapy_crawl
 # Distinct words, not numbers: line_hash folds digits (so "© 2025" and "© 2026" match).
 NAMES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india")
 WORDS = [*NAMES, *(f"{a}-{b}" for a in NAMES for b in NAMES)]
-FURNITURE = "Lakeside Ledger reporters cover the harbour towns from Gull Island to the eastern ridge."
+FURNITURE = (
+    "Lakeside Ledger reporters cover the harbour towns from Gull Island to the eastern ridge."
+)
 
 
 def test_line_hash_folds_case_spacing_and_numbers() -> None:
