@@ -24,8 +24,10 @@ For each run: pages/s (pages in the sitemap / wall time of the command, start-up
 included), CPU utilisation (user+sys of the command and all its children / wall time,
 in cores, and as a share of the machine's CPUs), peak RSS of the whole process tree
 (sampled from /proc every 50 ms, sum over processes) and of its largest process
-(getrusage RUSAGE_CHILDREN ru_maxrss). Variants run round-robin; the medians and the
-ratios within each round (median over rounds) are printed.
+(getrusage RUSAGE_CHILDREN ru_maxrss), and the CPU time of the top process alone per page
+(for newscrawl: the reactor, whose share decides how far the worker pool can scale).
+Variants run round-robin; the medians and the ratios within each round (median over
+rounds) are printed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "fixtures" / "sites" / "demo"
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_SECONDS = 0.05
 VARIANTS = ("pool", "1worker", "inline", "trafilatura")
 WORKERS = {"pool": "auto", "1worker": "1", "inline": "0"}
@@ -187,6 +190,15 @@ def process_tree_rss(pid: int) -> int:
     return total
 
 
+def process_cpu(pid: int) -> float:
+    """User+system seconds of one process itself (not its children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def measure(
     command: list[str], log: Path, stdout: Path | None = None, pythonpath: str = str(ROOT)
 ) -> dict[str, float]:
@@ -197,9 +209,10 @@ def measure(
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, "PYTHONPATH": pythonpath}, stdout=out, stderr=err
         )
-        peak = 0
+        peak, own_cpu = 0, 0.0
         while process.poll() is None:
             peak = max(peak, process_tree_rss(process.pid))
+            own_cpu = max(own_cpu, process_cpu(process.pid))
             time.sleep(SAMPLE_SECONDS)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -210,6 +223,8 @@ def measure(
         "wall": wall,
         "cpu": cpu,
         "peak_rss": peak,
+        # CPU of the top process alone (the reactor), last sample before it exited
+        "own_cpu": own_cpu,
         # ru_maxrss is the largest single process so far (KiB); a lower bound for this run
         "max_process_rss": after.ru_maxrss * 1024,
     }
@@ -302,7 +317,8 @@ def main() -> int:
                     f"  round {round_number + 1} {variant:<11} {result['pages_s']:7.1f} pages/s "
                     f"cpu {result['cpu'] / result['wall']:.2f} cores "
                     f"peak {result['peak_rss'] / 2**20:6.0f} MiB "
-                    f"records {result['records']:.0f}",
+                    f"records {result['records']:.0f} "
+                    f"reactor {result['own_cpu'] / args.pages * 1000:.1f} ms/page",
                     file=sys.stderr,
                 )
     finally:
@@ -311,7 +327,7 @@ def main() -> int:
         server.wait()
     print(
         f"\n{'variant':<12} {'pages/s':>8} {'records':>8} {'cpu cores':>10} {'cpu %':>6} "
-        f"{'peak RSS tree':>14} {'largest proc':>13}"
+        f"{'peak RSS tree':>14} {'largest proc':>13} {'top process CPU':>16}"
     )
     for variant in variants:
         runs = results[variant]
@@ -323,7 +339,8 @@ def main() -> int:
         print(
             f"{variant:<12} {med('pages_s'):8.1f} {med('records'):8.0f} {cores:10.2f} "
             f"{cores / cpus:6.0%} {med('peak_rss') / 2**20:10.0f} MiB "
-            f"{med('max_process_rss') / 2**20:9.0f} MiB"
+            f"{med('max_process_rss') / 2**20:9.0f} MiB "
+            f"{med('own_cpu') / args.pages * 1000:10.1f} ms/page"
         )
     print()
     for base_variant in ("inline", "1worker", "trafilatura"):
