@@ -101,7 +101,7 @@ CASES = [
     ("en", "Home › News › Politics", "breadcrumbs"),
     ("en", "Weather", "weather"),
     ("en", "Exchange rates", "rates"),
-    ("en", "Stocks", "tickers"),
+    ("en", "Live prices", "tickers"),
     ("de", "Artikel teilen", "share"),
     (
         "de",
@@ -252,6 +252,17 @@ def test_english_prose_read_also_stays() -> None:
     prose = "Read also the commission's report, which found that the budget was never audited."
     kept, removed = remove_widgets([PROSE["en"], prose], "en")
     assert kept == [PROSE["en"], prose] and removed == []
+
+
+def test_bare_finance_subheadings_stay() -> None:
+    for heading, language in [
+        ("Stocks", "en"),
+        ("Markets", "en"),
+        ("Валюта", "ru"),
+        ("Bolsa", "es"),
+    ]:
+        _kept, removed = remove_widgets([PROSE[language], heading, PROSE[language]], language)
+        assert removed == [], heading
 
 
 def test_table_of_rates_stays_while_the_ticker_goes() -> None:
