@@ -289,3 +289,23 @@ class ExtractorPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close(cancel_pending=True)
+
+
+# How often a spider waiting for room in the item pipelines looks again.
+ROOM_POLL_SECONDS = 0.01
+
+
+async def wait_for_item_room(crawler: Any, limit: int) -> None:
+    """Wait until fewer than `limit` items are in the item pipelines.
+
+    Items yielded by `Spider.start()` (the `files` spider of `newscrawl clean`) go to the
+    pipelines without any back-pressure: Scrapy's scraper slot only limits responses. A
+    spider that reads pages from disk calls this before each yield, so that a directory
+    of 100,000 pages is not read into memory while the extraction pool works through it.
+    """
+    engine = getattr(crawler, "engine", None)
+    while True:
+        slot = getattr(getattr(engine, "scraper", None), "slot", None)
+        if slot is None or slot.itemproc_size < limit:
+            return
+        await asyncio.sleep(ROOM_POLL_SECONDS)

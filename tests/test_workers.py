@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +20,7 @@ from newscrawl.workers import (
     ExtractorPool,
     ExtractTimeout,
     load_function,
+    wait_for_item_room,
 )
 from pipelines.extract import extract_html
 from tests.extract_hooks import CRASH, FAIL, HANG, SLOW
@@ -116,3 +118,22 @@ def test_wrong_function_path_fails_at_start() -> None:
         ExtractorPool("tests.extract_hooks.no_such_function", workers=1)
     with pytest.raises(ValueError):
         load_function("extract_html")
+
+
+def test_wait_for_item_room_waits_while_pipelines_are_full() -> None:
+    slot = SimpleNamespace(itemproc_size=5)
+    crawler = SimpleNamespace(engine=SimpleNamespace(scraper=SimpleNamespace(slot=slot)))
+
+    async def main() -> float:
+        async def drain() -> None:
+            await asyncio.sleep(0.2)
+            slot.itemproc_size = 3
+
+        asyncio.get_running_loop().create_task(drain())
+        started = time.monotonic()
+        await wait_for_item_room(crawler, limit=4)
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) >= 0.15
+    # no engine yet (or no slot): nothing to wait for
+    asyncio.run(wait_for_item_room(SimpleNamespace(engine=None), limit=1))
