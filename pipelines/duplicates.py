@@ -73,6 +73,9 @@ QUOTE_PIECES = 3
 QUOTE_MIN_WORDS = 10
 # Repeats up to this many words may be structured content (list items, table rows).
 STRUCTURED_MAX_WORDS = 12
+# ... and a repeated question up to this many, when its neighbours differ: the same question
+# put to each person of an interview series is content (one benchmark page is such a series).
+QUESTION_MAX_WORDS = 40
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[\"«„“(]?[^\W\d_])", re.UNICODE)
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*[\"»”]?\s*$")
@@ -123,10 +126,13 @@ def _is_structured(paragraphs: list[str], prints: list[str], i: int, j: int) -> 
     paragraph repeated at the same side of the first occurrence, i.e. unless it belongs to a
     copied block (a body printed twice). Another short repeat is kept when its neighbours on
     both sides differ from those of its first occurrence (the same question put to each
-    person of an interview series). Either needs a neighbour to compare. Short noise that recurs
-    (share labels, credits) is the widgets stage's business, by pattern.
+    person of an interview series; a question may be up to QUESTION_MAX_WORDS long). Either
+    needs a neighbour to compare. Short noise that recurs (share labels, credits) is the
+    widgets stage's business, by pattern.
     """
-    if len(prints[i].split()) > STRUCTURED_MAX_WORDS:
+    question = paragraphs[i].rstrip(' "»”)').endswith("?")
+    limit = QUESTION_MAX_WORDS if question else STRUCTURED_MAX_WORDS
+    if len(prints[i].split()) > limit:
         return False
     sides = []
     for step in (-1, 1):

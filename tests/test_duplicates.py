@@ -172,3 +172,32 @@ def test_many_paragraphs_are_not_compared_pairwise():
     kept, _removed = remove_duplicates(paragraphs)
     assert kept == paragraphs
     assert time.perf_counter() - started < 3.0
+
+
+def test_the_same_long_question_put_to_each_person_is_content() -> None:
+    question = (
+        "Which cuisine do you like yourself, and are there dishes or products that you "
+        "would never cook at home for your family or friends?"
+    )
+    paragraphs = [
+        "Anna Petrova, food blogger",
+        question,
+        "I love Asian food and cook it every week, even when there is no time at all.",
+        "Oleg Ilyin, food blogger",
+        question,
+        "Mostly soups: my grandmother taught me, and I still follow her recipes closely.",
+    ]
+    kept, removed = remove_duplicates(paragraphs)
+    assert kept == paragraphs and removed == []
+
+
+def test_a_long_question_printed_twice_with_its_answer_goes() -> None:
+    question = (
+        "Which cuisine do you like yourself, and are there dishes or products that you "
+        "would never cook at home for your family or friends?"
+    )
+    answer = "I love Asian food and cook it every week, even when there is no time at all."
+    kept, removed = remove_duplicates(["Intro line of the interview here.", question, answer,
+                                       "Next part.", question, answer])  # fmt: skip
+    assert kept == ["Intro line of the interview here.", question, answer, "Next part."]
+    assert [rule for rule, _ in removed] == ["exact", "exact"]
