@@ -70,6 +70,7 @@ class Article:
     # Paragraphs as they came out of extraction, kept so `explain` can show the whole story.
     extracted: list[str] = field(default_factory=list)
     audit: bool = False  # NEWSCRAWL_AUDIT: also write `removed` in the output line
+    captions: list[str] = field(default_factory=list)  # the page's figure captions (not output)
 
     @property
     def text(self) -> str:

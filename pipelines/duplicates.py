@@ -14,6 +14,8 @@ stats show as `duplicates:<rule>`):
   as a slightly reworded teaser before the body's own version (the teaser goes, not the
   body's paragraph), or a teaser cut with an ellipsis; see `_is_echo`. A caption echoed
   in the body is a repeat of one of its sentences and goes by `exact`/`resplit`.
+- `caption`: a figure caption of the page (`<figcaption>`, which the extractor leaves out)
+  printed again as a body paragraph, alone or followed by its credit.
 - `quote`: a pull quote, i.e. words of a longer paragraph at most QUOTE_DISTANCE away,
   in order, in at most QUOTE_PIECES runs. The same words said again elsewhere in the
   article, inside a longer paragraph, are a deliberate repeat and stay.
@@ -36,6 +38,10 @@ from pipelines.base import CleaningStage, Removed
 
 # Punctuation, quote and dash variants (and the underscore) all fold into one space.
 _NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+# Captions are a sentence or two; a long paragraph that happens to open a caption's words
+# is article text.
+CAPTION_MAX_WORDS = 60
 
 # A near-identical paragraph: rapidfuzz's normalised Indel similarity (0-100) of the two
 # fingerprints. 90 lets through a corrected typo, a changed number or an added credit
@@ -311,8 +317,18 @@ def _is_echo(paragraph: str, print_: str, description: str) -> bool:
     return print_ == description or bool(_ELLIPSIS_END.search(paragraph))
 
 
+def _is_caption(print_: str, words: int, caption_prints: list[str]) -> bool:
+    """The paragraph is a caption, or a caption that continues with its credit."""
+    if not print_ or words > CAPTION_MAX_WORDS:
+        return False
+    return any(c == print_ or c.startswith(print_ + " ") for c in caption_prints)
+
+
 def remove_duplicates(
-    paragraphs: list[str], title: str | None = None, description: str | None = None
+    paragraphs: list[str],
+    title: str | None = None,
+    description: str | None = None,
+    captions: list[str] | None = None,
 ) -> tuple[list[str], Removed]:
     """Each paragraph once, at its first occurrence; see the module docstring for the rules."""
     split = [sentences(p) for p in paragraphs]
@@ -326,6 +342,7 @@ def remove_duplicates(
     echo = _EchoIndex(paragraphs, prints, split)
     titles = _title_prints(title)
     description_print = fingerprint(description) if description else ""
+    caption_prints = [c for c in map(fingerprint, captions or []) if c]
     for i, (paragraph, print_) in enumerate(zip(paragraphs, prints, strict=True)):
         words = tokens[i]
         sketch = _sketch(words) if len(words) >= NEAR_MIN_WORDS else []
@@ -338,6 +355,8 @@ def remove_duplicates(
                 rule = "normalized"
         elif print_ in titles:
             rule = "title"
+        elif caption_prints and _is_caption(print_, len(words), caption_prints):
+            rule = "caption"
         elif sketch and near.find(print_, sketch):
             earlier = near.last_index
             if _closer_to_description(prints[earlier], print_, description_print):
@@ -376,4 +395,6 @@ class DuplicatesPipeline(CleaningStage):
     stage = "duplicates"
 
     def clean(self, article: Article) -> tuple[list[str], Removed]:
-        return remove_duplicates(article.paragraphs, article.title, article.description)
+        return remove_duplicates(
+            article.paragraphs, article.title, article.description, article.captions
+        )

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
+from lxml.etree import XPath
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from trafilatura import bare_extraction, load_html
@@ -83,7 +84,13 @@ def extract_html(
         "paragraphs": paragraphs,
         "description": document.description or None,
         "authors": authors,
-        "published": iso_datetime(head["published"]) or iso_datetime(document.date),
+        "published": iso_datetime(head["published"]),
+        # trafilatura's date search (htmldate) also guesses from URLs and page text (a
+        # footer's copyright year): a sitemap/feed date, where there is one, is better.
+        "published_guess": iso_datetime(document.date),
+        # Captions are not article text; trafilatura drops <figcaption> but not a copy of it
+        # printed as a body paragraph, which the duplicates stage removes.
+        "captions": _captions(tree),
         "modified": iso_datetime(head["modified"]),
         "language": head["language"],
         "categories": list(document.categories or []),
@@ -125,12 +132,25 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     R 0.980, this choice P 0.963 R 0.977 (docs/evaluation.md).
     """
     precise, precise_paragraphs = _trafilatura(tree, url, favor_precision=True)
+    precise_words = _word_count(precise_paragraphs)
+    # The default text is drawn from the page's text, so the page's word count bounds it:
+    # when the precise text is a large enough share of the whole page, the second
+    # trafilatura run (as costly as the first) cannot change the choice and is skipped.
+    if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * _page_words(tree):
+        return precise, precise_paragraphs
     default, default_paragraphs = _trafilatura(tree, url)
-    if precise_paragraphs and _word_count(precise_paragraphs) >= PRECISE_MIN_SHARE * (
+    if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * (
         _word_count(default_paragraphs)
     ):
         return precise, precise_paragraphs
     return default, default_paragraphs
+
+
+_PAGE_TEXT = XPath("//body//text()[not(ancestor::script or ancestor::style)]")
+
+
+def _page_words(tree: Any) -> int:
+    return sum(len(text.split()) for text in _PAGE_TEXT(tree))
 
 
 def _paragraphs(body: Any) -> list[str]:
@@ -141,7 +161,18 @@ def _paragraphs(body: Any) -> list[str]:
     """
     for item in body.iter("item"):
         item.tag = "p"
-    return [line for line in xmltotxt(body, False).split("\n") if line.strip()]
+    lines = xmltotxt(body, False).split("\n")
+    return [line for line in lines if line.strip() and not _TABLE_RULE.match(line)]
+
+
+# The separator row trafilatura writes under a table's header ("|---|---|"): markup only.
+_TABLE_RULE = re.compile(r"^\s*\|?(\s*:?-{3,}:?\s*\|)+\s*:?-*:?\s*$")
+_FIGCAPTIONS = XPath("//figcaption")
+
+
+def _captions(tree: Any) -> list[str]:
+    texts = (" ".join("".join(fc.itertext()).split()) for fc in _FIGCAPTIONS(tree))
+    return [text for text in texts if text]
 
 
 def _head_metadata(tree: Any, url: str | None) -> dict[str, str | None]:
@@ -238,7 +269,9 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
         paragraphs=list(extracted["paragraphs"]),
         description=extracted["description"],
         authors=extracted["authors"] or list(hints.get("authors") or []),
-        published=extracted["published"] or iso_datetime(hints.get("published")),
+        published=extracted["published"]
+        or iso_datetime(hints.get("published"))
+        or extracted["published_guess"],
         modified=extracted["modified"] or iso_datetime(hints.get("modified")),
         language=extracted["language"] or hints.get("language"),
         categories=extracted["categories"],
@@ -251,6 +284,7 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
         source_file=page.source_file,
         order=page.order,
         extracted=list(extracted["paragraphs"]),
+        captions=list(extracted.get("captions") or []),
         audit=audit,
     )
 

@@ -201,3 +201,24 @@ def test_a_long_question_printed_twice_with_its_answer_goes() -> None:
                                        "Next part.", question, answer])  # fmt: skip
     assert kept == ["Intro line of the interview here.", question, answer, "Next part."]
     assert [rule for rule, _ in removed] == ["exact", "exact"]
+
+
+def test_caption_printed_again_in_the_body_goes() -> None:
+    caption = "Residents watch the river rise in Almenara on Friday."
+    body = [
+        "The river burst its banks overnight.",
+        "Residents watch the river rise in Almenara on Friday",
+        "Schools stayed closed.",
+    ]
+    kept, removed = remove_duplicates(body, captions=[f"{caption} Photo: EFE/Juan Ruiz"])
+    assert kept == [body[0], body[2]]
+    assert removed == [("caption", body[1])]
+
+
+def test_long_paragraph_opening_like_a_caption_stays() -> None:
+    caption = "The mayor at the opening"
+    body = [
+        "The mayor at the opening " + "said the bridge would carry ten thousand cars a day. " * 8
+    ]
+    kept, removed = remove_duplicates(body, captions=[caption])
+    assert kept == body and removed == []

@@ -129,11 +129,6 @@ def test_news_sitemap_hints_fill_the_record(
     assert record["language"] == hinted["language"]  # the page has no lang: news:language
 
 
-@pytest.mark.xfail(
-    reason="extract prefers trafilatura's date guess (year of the footer's copyright line) "
-    "over the news sitemap's publication_date when the page has no date",
-    strict=True,
-)
 def test_news_sitemap_publication_date_fills_the_record(
     news_sitemap_records: list[dict[str, Any]],
 ) -> None:
