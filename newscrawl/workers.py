@@ -178,7 +178,8 @@ class _Worker:
     def _handle(self, args: tuple[Any, ...], future: concurrent.futures.Future[Any]) -> None:
         if not future.set_running_or_notify_cancel():
             return
-        if self.process is None or self.pages >= PAGES_PER_WORKER:
+        # A worker that died while idle (OOM killer) must not be blamed on this page.
+        if self.process is None or self.pages >= PAGES_PER_WORKER or not self.process.is_alive():
             self._stop(kill=False)
             self._start()
         assert self.conn is not None and self.process is not None

@@ -137,3 +137,12 @@ def test_wait_for_item_room_waits_while_pipelines_are_full() -> None:
     assert asyncio.run(main()) >= 0.15
     # no engine yet (or no slot): nothing to wait for
     asyncio.run(wait_for_item_room(SimpleNamespace(engine=None), limit=1))
+
+
+def test_worker_killed_while_idle_costs_no_page(pool: ExtractorPool) -> None:
+    html, url = page(PAGES[0])
+    good = run_all(pool, [(html, url)] * 2)
+    for pid in pool.pids:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)
+    assert run_all(pool, [(html, url)] * 4) == [good[0]] * 4
