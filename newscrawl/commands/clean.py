@@ -15,6 +15,10 @@ from newscrawl.items import Article
 from newscrawl.runner import Progress, run_crawl
 from newscrawl.spiders.files import find_pages, unreadable_file
 
+# Fewer pages than this are extracted inline: starting the worker processes (about a
+# second of CPU each, trafilatura's import) costs more than ~30 ms of extraction per page.
+INLINE_BELOW = 20
+
 
 class OrderedWriter:
     """Writes records in input order although pipelines may finish pages out of order."""
@@ -99,6 +103,7 @@ def clean_files(
         # Cleaning saved pages is not a scheduled crawl: no cross-run state, so cleaning
         # the same file twice gives the same record twice.
         "NEWSCRAWL_STATE": "memory://",
+        **({"NEWSCRAWL_EXTRACT_WORKERS": 0} if len(paths) < INLINE_BELOW else {}),
         **(overrides or {}),
     }
     result = run_crawl(

@@ -18,6 +18,7 @@ from scrapy.http import HtmlResponse
 from newscrawl.charset import response_html
 from newscrawl.items import Page
 from newscrawl.spiders.base import NewsSpider, utc_now_iso
+from newscrawl.workers import wait_for_item_room
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,11 @@ class FilesSpider(NewsSpider):
         self.urls = {str(k): v for k, v in (urls or {}).items()}
 
     async def start(self) -> AsyncIterator[Any]:
+        # Items from start() get no back-pressure from Scrapy: wait while the pipelines are
+        # full, so a directory of 100,000 pages is not read into memory ahead of them.
+        room = 2 * max(1, self.crawler.settings.getint("CONCURRENT_ITEMS"))
         for order, path in enumerate(self.files):
+            await wait_for_item_room(self.crawler, room)
             try:
                 yield page_from_file(path, order, self.url or self.urls.get(str(path)))
             except (OSError, EOFError, gzip.BadGzipFile, ValueError) as error:
