@@ -41,6 +41,10 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+# Tries of a page whose worker dies under it: the second, on a fresh worker, tells a page
+# that crashes workers from a worker that was already dead.
+CRASH_ATTEMPTS = 2
+
 # Spawned workers start clean (see module docstring); fork would copy the reactor's state.
 START_METHOD = "spawn"
 # Pages admitted per worker: one in extraction and one waiting in the pipe's queue, so a
@@ -182,27 +186,33 @@ class _Worker:
         if self.process is None or self.pages >= PAGES_PER_WORKER or not self.process.is_alive():
             self._stop(kill=False)
             self._start()
-        assert self.conn is not None and self.process is not None
-        self.pages += 1
-        try:
-            self.conn.send(args)
-            ready = self.conn.poll(self.pool.timeout)
-        except (OSError, ValueError):  # the worker died between two pages
-            ready = True
-        if not ready:
-            self._stop(kill=True)
-            self._start()  # the replacement, now rather than when the next page comes
-            future.set_exception(ExtractTimeout(f"no result after {self.pool.timeout:g} s"))
-            return
-        try:
-            status, value = self.conn.recv()
-        except (EOFError, OSError):
-            self.process.join(1.0)
-            code = self.process.exitcode
-            self._stop(kill=True)
-            self._start()
-            future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
-            return
+        # A worker killed just before this page (its death not yet visible to is_alive())
+        # looks like a crash on the page: only a page that kills a fresh worker too is
+        # blamed.
+        for attempt in range(CRASH_ATTEMPTS):
+            assert self.conn is not None and self.process is not None
+            self.pages += 1
+            try:
+                self.conn.send(args)
+                ready = self.conn.poll(self.pool.timeout)
+            except (OSError, ValueError):  # the worker died between two pages
+                ready = True
+            if not ready:
+                self._stop(kill=True)
+                self._start()  # the replacement, now rather than when the next page comes
+                future.set_exception(ExtractTimeout(f"no result after {self.pool.timeout:g} s"))
+                return
+            try:
+                status, value = self.conn.recv()
+                break
+            except (EOFError, OSError):
+                self.process.join(1.0)
+                code = self.process.exitcode
+                self._stop(kill=True)
+                self._start()
+                if attempt + 1 == CRASH_ATTEMPTS:
+                    future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
+                    return
         if status == "ok":
             future.set_result(value)
         else:
