@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import random
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
+from datasketch import MinHash
 from scrapy import signals
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from newscrawl.items import Article
-from newscrawl.state import RunState
+from newscrawl.state import Fingerprint, MemoryStore, RunState
 from pipelines.articles import (
+    MIN_WORDS_FOR_MINHASH,
+    MINHASH_SEED,
     NEAR_DUPLICATE_THRESHOLD,
+    NUM_PERM,
     ArticlesPipeline,
+    RunIndex,
+    lsh_bands,
     minhash_signature,
+    shingle_hash,
     shingles,
     signature_bytes,
     similarity,
@@ -61,6 +73,87 @@ def test_shingles_and_similarity() -> None:
     assert similarity(story_b, reprint_b) >= NEAR_DUPLICATE_THRESHOLD
     assert similarity(story_b, other_b) < 0.2
     assert minhash_signature("Too short to judge.") is None
+
+
+def test_signature_is_the_minhash_of_the_shingle_set() -> None:
+    """The vectorised word-hash path equals hashing each distinct shingle one by one."""
+    for text in (STORY, REPRINT, OTHER):
+        reference = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=shingle_hash)
+        reference.update_batch(sorted(shingles(text)))
+        signature = minhash_signature(text)
+        assert signature is not None
+        assert np.array_equal(signature, reference.hashvalues)
+    # distinct shingles get distinct hashes (no structural collisions from the word fold)
+    every = set().union(*(shingles(t) for t in (STORY, REPRINT, OTHER)))
+    assert len({shingle_hash(s) for s in every}) == len(every)
+    # word order matters: a shingle is a sequence
+    assert shingle_hash(b"a b c d e") != shingle_hash(b"e d c b a")
+
+
+def test_length_rule_counts_the_text_words_not_the_folded_ones() -> None:
+    # U+0130 folds to "i" + a combining dot, which splits every word that holds it in two
+    words = ["\u0130stanbul"] * (MIN_WORDS_FOR_MINHASH - 1)
+    assert minhash_signature(" ".join(words)) is None
+    assert minhash_signature(" ".join([*words, "port"])) is not None
+
+
+def test_signatures_are_stable_across_processes() -> None:
+    """Signatures and band keys are stored: another interpreter (hash seed) computes the same."""
+    code = (
+        "import json, sys; from pipelines.articles import minhash_signature, lsh_bands;"
+        "s = minhash_signature(sys.stdin.read());"
+        "print(json.dumps([s.tolist(), list(lsh_bands(s, 0.8))]))"
+    )
+    signature = minhash_signature(STORY)
+    assert signature is not None
+    for seed in ("12345",):
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            input=STORY,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        values, bands = json.loads(result.stdout)
+        assert values == signature.tolist()
+        assert bands == list(lsh_bands(signature, 0.8))
+
+
+def test_run_index_answers_like_the_memory_store() -> None:
+    """RunIndex is a compact MemoryStore: same answers over adds, shared keys and updates."""
+    rng = random.Random(3)
+    memory, index = MemoryStore(), RunIndex()
+    urls = [f"http://ledger.example/{n}" for n in range(40)]
+    for _ in range(300):
+        url = rng.choice(urls)
+        signed = rng.random() < 0.8
+        values = np.array([rng.randrange(2**32) for _ in range(NUM_PERM)], dtype=np.uint64)
+        fp = Fingerprint(
+            url,
+            f"hash{rng.randrange(12)}",
+            signature_bytes(values) if signed else b"",
+            tuple(rng.randrange(30) for _ in range(3)) if signed else (),
+        )
+        memory.add_fingerprints([fp])
+        index.add_fingerprints([fp])
+        for other in urls[:10]:
+            expected = memory.fingerprint_of(other)
+            got = index.fingerprint_of(other)
+            assert (got is None) == (expected is None)
+            if got is not None and expected is not None:
+                assert (got.url, got.content_hash, got.signature) == (
+                    expected.url,
+                    expected.content_hash,
+                    expected.signature,
+                )
+        for content_hash in ("hash0", "hash5", "hash11", "none"):
+            assert index.urls_with_hash(content_hash) == memory.urls_with_hash(content_hash)
+        bands = [rng.randrange(32) for _ in range(4)]
+        assert [(fp.url, fp.signature) for fp in index.near_candidates(bands)] == [
+            (fp.url, fp.signature) for fp in memory.near_candidates(bands)
+        ]
+    assert len(index) == len(memory.fingerprints)
 
 
 def crawl_state(state_uri: str, **spider_args: Any) -> tuple[ArticlesPipeline, RunState]:
