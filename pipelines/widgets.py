@@ -35,12 +35,15 @@ touched by the language-free detectors.
 from __future__ import annotations
 
 import re
+import re._constants as sre  # the parsed-pattern opcodes, to read rules' first characters
+import re._parser as sre_parse
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from newscrawl.items import Article
 from pipelines.base import CleaningStage, Removed
@@ -185,7 +188,15 @@ def packs_for(language: str | None) -> tuple[str, ...]:
 
 
 class Matcher:
-    """The rules of a set of packs, compiled into one alternation per kind."""
+    """The rules of a set of packs, compiled into one alternation per kind.
+
+    Python's `re` tries the alternatives of a case-insensitive alternation one by one (it
+    has no prefilter for them), so a `line` or `start` test cost one attempt per rule. Each
+    rule's possible first characters are worked out from its parsed pattern
+    (`_first_class`); a paragraph is then tried only against the rules that can start with
+    its character at that position, in their original order, compiled once per distinct
+    subset. Dropping alternatives that cannot match at a position never changes which one
+    matches first, so the verdicts are those of the full alternation."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: dict[str, list[Rule]] = {kind: [] for kind in KINDS}
@@ -193,22 +204,56 @@ class Matcher:
             self.rules[rule.kind].append(rule)
         self.start_max_words = max((r.max_words for r in self.rules["start"]), default=0)
         self.patterns: dict[str, re.Pattern[str] | None] = {}
+        # Per kind, each rule's first-character test (None: it may start with anything).
+        self._firsts: dict[str, list[re.Pattern[str] | None]] = {}
+        self._by_char: dict[tuple[str, str], re.Pattern[str] | None] = {}
+        self._by_subset: dict[tuple[str, tuple[int, ...]], re.Pattern[str] | None] = {}
         for kind, members in self.rules.items():
-            groups = [f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(members)]
-            if not groups:
-                self.patterns[kind] = None
-            elif kind == "tail":
-                # The fragment starts at a word boundary and runs to the end of the paragraph.
-                self.patterns[kind] = re.compile(
-                    rf"(?:^|(?<=[\s.,;:!?)»\"”]))(?:{'|'.join(groups)})\s*$", re.I
-                )
-            elif kind == "head":
-                self.patterns[kind] = re.compile(rf"^(?:{'|'.join(groups)})(?:\s+|$)", re.I)
-            elif kind == "line":
-                # A label may end with a colon, an ellipsis or an arrow ("You may also like...").
-                self.patterns[kind] = re.compile(rf"(?:{'|'.join(groups)})[\s:.…!»>|]*", re.I)
-            else:
-                self.patterns[kind] = re.compile(rf"(?:{'|'.join(groups)})", re.I)
+            firsts = [_first_test(rule.pattern) for rule in members]
+            self._firsts[kind] = firsts
+            everything = tuple(range(len(members)))
+            lookahead = None
+            if kind == "tail" and members and all(f is not None for f in firsts):
+                # `tail` is a search over the paragraph's end: a lookahead on what any rule
+                # may start with makes every other position fail at once.
+                lookahead = "|".join(f.pattern for f in firsts if f is not None)
+            self.patterns[kind] = self._compile(kind, everything, lookahead)
+
+    def _compile(
+        self, kind: str, members: tuple[int, ...], lookahead: str | None = None
+    ) -> re.Pattern[str] | None:
+        """The alternation of the rules `members` of `kind`, wrapped as that kind needs."""
+        rules = self.rules[kind]
+        groups = "|".join(f"(?P<r{i}>{rules[i].pattern})" for i in members)
+        if not groups:
+            return None
+        if kind == "tail":
+            # The fragment starts at a word boundary and runs to the end of the paragraph.
+            ahead = f"(?=(?:{lookahead}))" if lookahead else ""
+            return re.compile(rf"(?:^|(?<=[\s.,;:!?)»\"”])){ahead}(?:{groups})\s*$", re.I)
+        if kind == "head":
+            return re.compile(rf"^(?:{groups})(?:\s+|$)", re.I)
+        if kind == "line":
+            # A label may end with a colon, an ellipsis or an arrow ("You may also like...").
+            return re.compile(rf"(?:{groups})[\s:.…!»>|]*", re.I)
+        return re.compile(rf"(?:{groups})", re.I)
+
+    def _at(self, kind: str, text: str, position: int) -> re.Pattern[str] | None:
+        """The alternation of the `kind` rules that can start with text[position]."""
+        if position >= len(text):
+            return self.patterns[kind]
+        key = (kind, text[position])
+        if key not in self._by_char:
+            char = text[position]
+            members = tuple(
+                i
+                for i, first in enumerate(self._firsts[kind])
+                if first is None or first.match(char)
+            )
+            if (kind, members) not in self._by_subset:
+                self._by_subset[(kind, members)] = self._compile(kind, members)
+            self._by_char[key] = self._by_subset[(kind, members)]
+        return self._by_char[key]
 
     def _rule(self, kind: str, match: re.Match[str]) -> Rule:
         return self.rules[kind][int((match.lastgroup or "r0")[1:])]
@@ -218,20 +263,20 @@ class Matcher:
 
         A `start` rule may also match at the start of the second or third sentence of a
         short paragraph: the paragraph is within the rule's `max_words` either way."""
-        line = self.patterns["line"]
+        line = self._at("line", paragraph, 0)
         if line is not None and len(paragraph) <= LINE_MAX_CHARS:
             match = line.fullmatch(paragraph)
             if match:
                 return self._rule("line", match).category
-        start = self.patterns["start"]
-        if start is None or words > self.start_max_words:
+        if self.patterns["start"] is None or words > self.start_max_words:
             return None
         # A call to action may follow one short sentence ("Get smarter about your money.
         # Sign up for our newsletter."): try the start of each of the first sentences.
         later = (m.end() for m in _NEXT_SENTENCE.finditer(paragraph))
         positions = (0, *islice(later, 2)) if words <= LATER_SENTENCE_MAX_WORDS else (0,)
         for position in positions:
-            match = start.match(paragraph, position)
+            start = self._at("start", paragraph, position)
+            match = start.match(paragraph, position) if start is not None else None
             if not match:
                 continue
             rule = self._rule("start", match)
@@ -261,6 +306,90 @@ class Matcher:
         if not match:
             return None
         return self._rule(kind, match).category, match.start(), match.end()
+
+
+# What `_first_test` knows how to read; anything else makes a rule "may start with anything".
+_CATEGORIES = {
+    sre.CATEGORY_DIGIT: r"\d",
+    sre.CATEGORY_NOT_DIGIT: r"\D",
+    sre.CATEGORY_SPACE: r"\s",
+    sre.CATEGORY_NOT_SPACE: r"\S",
+    sre.CATEGORY_WORD: r"\w",
+    sre.CATEGORY_NOT_WORD: r"\W",
+}
+
+
+def _class_source(items: list[tuple[Any, Any]]) -> str | None:
+    """A parsed character class (`IN`) written back as a class, or None if unsure."""
+    parts = []
+    negate = ""
+    for op, av in items:
+        if op is sre.NEGATE:
+            negate = "^"
+        elif op is sre.LITERAL:
+            parts.append(re.escape(chr(av)))
+        elif op is sre.RANGE:
+            parts.append(f"{re.escape(chr(av[0]))}-{re.escape(chr(av[1]))}")
+        elif op is sre.CATEGORY and av in _CATEGORIES:
+            parts.append(_CATEGORIES[av])
+        else:
+            return None
+    return f"[{negate}{''.join(parts)}]"
+
+
+def _starts(items: Any) -> tuple[list[str], bool] | None:
+    """What a parsed sequence may start with: (one-character regexes, whether the sequence
+    may match the empty string), or None when any character may come first."""
+    sources: list[str] = []
+    for op, av in items:
+        if op is sre.AT:  # ^, $, \b: take no character
+            continue
+        if op is sre.LITERAL:
+            return [*sources, re.escape(chr(av))], False
+        if op is sre.NOT_LITERAL:
+            return [*sources, f"[^{re.escape(chr(av))}]"], False
+        if op is sre.IN:
+            source = _class_source(av)
+            return None if source is None else ([*sources, source], False)
+        if op is sre.BRANCH:
+            nullable = False
+            for branch in av[1]:
+                found = _starts(branch)
+                if found is None:
+                    return None
+                sources.extend(found[0])
+                nullable = nullable or found[1]
+            if not nullable:
+                return sources, False
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+            found = _starts(av[2])
+            if found is None:
+                return None
+            sources.extend(found[0])
+            if av[0] > 0 and not found[1]:
+                return sources, False
+        elif op is sre.SUBPATTERN and not av[1] and not av[2]:  # a group without flags
+            found = _starts(av[3])
+            if found is None:
+                return None
+            sources.extend(found[0])
+            if not found[1]:
+                return sources, False
+        else:
+            return None
+    return sources, True
+
+
+def _first_test(pattern: str) -> re.Pattern[str] | None:
+    """A regex matching every character a match of `pattern` (case-insensitive) can start
+    with (a superset is fine, never a subset), or None when it may start with anything."""
+    try:
+        found = _starts(sre_parse.parse(pattern, re.I))
+    except Exception:  # a construct this reader does not know: no filter for this rule
+        return None
+    if found is None or found[1] or not found[0]:
+        return None
+    return re.compile("|".join(found[0]), re.I)
 
 
 @lru_cache(maxsize=64)
