@@ -58,6 +58,10 @@ MINHASH_SEED = 1
 # URL and hash checks still apply). 2: word-hash shingles + datasketch affine32 (was SHA-1).
 MINHASH_SCHEME = 2
 
+# Shingle hashes per datasketch update_batch call: its work matrix is this many rows of
+# NUM_PERM uint32 (2 MiB), whatever the page's length.
+MINHASH_BATCH = 4096
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Shingle hash: the 32-bit CRCs of its words folded in order with a 64-bit multiply (golden
 # ratio constant) and finished by a MurmurHash3-style mix, all wrapping uint64 numpy arithmetic.
@@ -153,7 +157,11 @@ def minhash_signature(text: str, num_perm: int = NUM_PERM) -> np.ndarray | None:
         scheme="affine32",
     )
     if words:  # fewer words than a shingle (folding can merge words): one shingle of all
-        minhash.update_batch(shingle_hashes(words, min(SHINGLE_WORDS, len(words))).tolist())
+        # Distinct values only (a page repeating its paragraphs repeats shingles), fed in
+        # slices: datasketch builds a (values x num_perm) matrix per call.
+        hashes = np.unique(shingle_hashes(words, min(SHINGLE_WORDS, len(words))))
+        for start in range(0, len(hashes), MINHASH_BATCH):
+            minhash.update_batch(hashes[start : start + MINHASH_BATCH].tolist())
     return minhash.hashvalues
 
 
