@@ -26,7 +26,6 @@ be equal ("Стаж работы - 5 лет." in two worked examples) are conten
 
 from __future__ import annotations
 
-import heapq
 import re
 import unicodedata
 from collections import defaultdict
@@ -93,9 +92,27 @@ _PROSE_END = re.compile(r"[.!?…:;][\"»”')]*\s*$")
 _SITE_SEPARATORS = re.compile(r"\s+[-–—|:·•]\s+")
 
 
+# Fingerprints computed lately, by text. `remove_duplicates` computes every paragraph's
+# fingerprint anyway and leaves it here: the widgets stage, next in the chain, asks for the
+# same paragraphs' fingerprints (a site name, the title) and gets them without a second
+# normalisation. Cleared when full, which bounds it (the reactor runs one page at a time).
+_PRINTS: dict[str, str] = {}
+PRINTS_CACHED = 4096
+
+
+def _remember(text: str, print_: str) -> None:
+    if len(_PRINTS) >= PRINTS_CACHED:
+        _PRINTS.clear()
+    _PRINTS[text] = print_
+
+
 def fingerprint(text: str) -> str:
     """What stays of a paragraph once case, spacing, punctuation, quotes and dashes are gone."""
-    return _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    print_ = _PRINTS.get(text)
+    if print_ is None:
+        print_ = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+        _remember(text, print_)
+    return print_
 
 
 def sentences(text: str) -> list[str]:
@@ -111,7 +128,8 @@ def _sketch(words: list[str]) -> list[int]:
     """The SKETCH_SIZE smallest hashes of the paragraph's distinct words of 4+ letters (a
     bottom-k MinHash over words: near-identical paragraphs share most words, so most likely
     one of these; candidates are then checked with rapidfuzz)."""
-    return heapq.nsmallest(SKETCH_SIZE, {hash(w) for w in words if len(w) >= SKETCH_MIN_CHARS})
+    # sorted()[:k] is heapq.nsmallest(k, ...) for distinct values, in C for these small sets.
+    return sorted({hash(w) for w in words if len(w) >= SKETCH_MIN_CHARS})[:SKETCH_SIZE]
 
 
 def _is_row(paragraph: str, print_: str) -> bool:
@@ -177,24 +195,23 @@ class _NearIndex:
         self.digits: list[list[str]] = []  # the numbers of each kept print
         self.last_index = -1  # paragraph index of the last match found
 
-    def add(self, position: int, print_: str, sketch: list[int]) -> None:
+    def add(self, position: int, print_: str, sketch: list[int], digits: list[str]) -> None:
         index = len(self.prints)
         self.prints.append(print_)
         self.positions.append(position)
-        self.digits.append(_DIGITS.findall(print_))
+        self.digits.append(digits)
         for key in sketch:
             bucket = self.buckets[key]
             if len(bucket) < BUCKET_MAX:
                 bucket.append(index)
 
-    def find(self, print_: str, sketch: list[int]) -> bool:
+    def find(self, print_: str, sketch: list[int], digits: list[str]) -> bool:
         size = len(print_)
         # Indel similarity can reach NEAR_RATIO only if the shorter text is at least this
         # share of the longer: 2*min/(a+b) >= r  <=>  min/max >= r/(2-r).
         ratio = NEAR_RATIO / 100
         low, high = size * ratio / (2 - ratio), size * (2 - ratio) / ratio
         tried: set[int] = set()
-        digits = _DIGITS.findall(print_)
         for key in sketch:
             for index in self.buckets.get(key, ()):
                 if index in tried:
@@ -333,6 +350,8 @@ def remove_duplicates(
     """Each paragraph once, at its first occurrence; see the module docstring for the rules."""
     split = [sentences(p) for p in paragraphs]
     prints = [" ".join(own) for own in split]  # == fingerprint(p), one normalisation per text
+    for paragraph, print_ in zip(paragraphs, prints, strict=True):
+        _remember(paragraph, print_)
     tokens = [p.split() for p in prints]
     verdicts: list[str | None] = [None] * len(paragraphs)  # rule that removed it, or None
     first_exact: dict[str, int] = {}
@@ -346,6 +365,7 @@ def remove_duplicates(
     for i, (paragraph, print_) in enumerate(zip(paragraphs, prints, strict=True)):
         words = tokens[i]
         sketch = _sketch(words) if len(words) >= NEAR_MIN_WORDS else []
+        digits: list[str] | None = None  # the print's numbers, found once for the near index
         rule = None
         if paragraph in first_exact:
             if not _is_structured(paragraphs, prints, i, first_exact[paragraph]):
@@ -357,7 +377,7 @@ def remove_duplicates(
             rule = "title"
         elif caption_prints and _is_caption(print_, len(words), caption_prints):
             rule = "caption"
-        elif sketch and near.find(print_, sketch):
+        elif sketch and near.find(print_, sketch, digits := _DIGITS.findall(print_)):
             earlier = near.last_index
             if _closer_to_description(prints[earlier], print_, description_print):
                 # The first print was the description as a teaser (slightly reworded); the
@@ -384,7 +404,9 @@ def remove_duplicates(
         if print_:
             first_print.setdefault(print_, i)
         if sketch:
-            near.add(i, print_, sketch)
+            if digits is None:
+                digits = _DIGITS.findall(print_)
+            near.add(i, print_, sketch, digits)
         seen_sentences.update(echo.sentences(i))
     kept = [p for p, v in zip(paragraphs, verdicts, strict=True) if v is None]
     removed = [(v, p) for p, v in zip(paragraphs, verdicts, strict=True) if v is not None]

@@ -45,7 +45,6 @@ MIN_SHARE = 0.02
 MIN_LINE_CHARS = 2
 
 _DIGITS = re.compile(r"\d+")
-_SPACE = re.compile(r"\s+")
 
 
 def line_hash(line: str) -> int:
@@ -55,7 +54,9 @@ def line_hash(line: str) -> int:
     inside a widget line, count as the same line.
     """
     text = unicodedata.normalize("NFKC", line).casefold()
-    text = _SPACE.sub(" ", _DIGITS.sub("0", text)).strip()
+    # split/join is `re.sub(r"\s+", " ", t).strip()` (str.split splits on exactly what
+    # `\s` matches) in a fraction of its time.
+    text = " ".join(_DIGITS.sub("0", text).split())
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)
 
