@@ -235,3 +235,17 @@ def test_bad_threshold_names_the_setting(value: str) -> None:
     crawler = get_crawler(settings_dict={"NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD": value})
     with pytest.raises(ValueError, match="NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD"):
         ArticlesPipeline.from_crawler(crawler)
+
+
+def test_run_index_keeps_signatures_past_one_block() -> None:
+    index = RunIndex()
+    fingerprints = []
+    for number in range(1200):  # more than two signature blocks
+        values = np.full(NUM_PERM, number * 1000 + 7, dtype=np.uint64)
+        fp = Fingerprint(f"u{number}", f"h{number}", signature_bytes(values), (number,))
+        fingerprints.append(fp)
+    index.add_fingerprints(fingerprints)
+    for fp in (fingerprints[0], fingerprints[511], fingerprints[512], fingerprints[1199]):
+        assert index.near_candidates(fp.bands) == [
+            Fingerprint(fp.url, fp.content_hash, fp.signature)
+        ]
