@@ -250,7 +250,7 @@ class RunIndex:
     A crawl keeps every emitted article here until it ends, so the layout matters: each
     article is a row number; URLs and content hashes are kept once in lists, band keys and
     hashes map to a bare row number (a list only on a shared key), and signatures are rows
-    of one uint32 matrix (datasketch's affine32 values fit 32 bits). MemoryStore keeps a
+    of uint32 blocks (datasketch's affine32 values fit 32 bits). MemoryStore keeps a
     Fingerprint object, a 1 KiB signature and one set per band key and per hash instead:
     tracemalloc over 10,000 synthetic articles (URL strings aside): 3.4 KB per article for a
     MemoryStore, 1.6 KB here. Band keys are not kept per article (lookups only need them as
