@@ -86,6 +86,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[\"«„“(]?[^\W\d_
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*[\"»”]?\s*$")
 # Two prints of one text have the same numbers; "ставка 20%" vs "ставка 21%" are two rows.
 _DIGITS = re.compile(r"\d+")
+_LONG_WORD = re.compile(rf"\w{{{SKETCH_MIN_CHARS},}}")
 # "Срок: 12 месяцев", "Стаж работы - 5 лет": a short label, then a separator and a value.
 _LABEL = re.compile(r"^[^\W\d_][^:–—-]{0,40}?\s*(?::|\s[-–—])\s+\S")
 _PROSE_END = re.compile(r"[.!?…:;][\"»”')]*\s*$")
@@ -124,12 +125,14 @@ def sentences(text: str) -> list[str]:
     return [f for f in (_NOT_WORD.sub(" ", s).strip() for s in _SENTENCE_END.split(folded)) if f]
 
 
-def _sketch(words: list[str]) -> list[int]:
+def _sketch(print_: str) -> list[int]:
     """The SKETCH_SIZE smallest hashes of the paragraph's distinct words of 4+ letters (a
     bottom-k MinHash over words: near-identical paragraphs share most words, so most likely
     one of these; candidates are then checked with rapidfuzz)."""
-    # sorted()[:k] is heapq.nsmallest(k, ...) for distinct values, in C for these small sets.
-    return sorted({hash(w) for w in words if len(w) >= SKETCH_MIN_CHARS})[:SKETCH_SIZE]
+    # A fingerprint is word characters in runs separated by single spaces, so the regex finds
+    # exactly its words of SKETCH_MIN_CHARS or more; sorted()[:k] is heapq.nsmallest(k, ...)
+    # for distinct values. Both run in C, unlike a loop over the words.
+    return sorted(set(map(hash, _LONG_WORD.findall(print_))))[:SKETCH_SIZE]
 
 
 def _is_row(paragraph: str, print_: str) -> bool:
@@ -364,7 +367,7 @@ def remove_duplicates(
     caption_prints = [c for c in map(fingerprint, captions or []) if c]
     for i, (paragraph, print_) in enumerate(zip(paragraphs, prints, strict=True)):
         words = tokens[i]
-        sketch = _sketch(words) if len(words) >= NEAR_MIN_WORDS else []
+        sketch = _sketch(print_) if len(words) >= NEAR_MIN_WORDS else []
         digits: list[str] | None = None  # the print's numbers, found once for the near index
         rule = None
         if paragraph in first_exact:
@@ -391,7 +394,7 @@ def remove_duplicates(
             own = echo.sentences(i)
             if len(words) >= RESPLIT_MIN_WORDS and own and own <= seen_sentences:
                 rule = "resplit"
-            elif _is_echo(paragraph, print_, description_print):
+            elif len(words) >= ECHO_MIN_WORDS and _is_echo(paragraph, print_, description_print):
                 head = _ELLIPSIS_END.sub("", paragraph)
                 if echo.contained(i, fingerprint(head)):
                     rule = "lead"
