@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from collections import defaultdict
 
 from rapidfuzz import fuzz
@@ -132,7 +133,10 @@ def _sketch(print_: str) -> list[int]:
     # A fingerprint is word characters in runs separated by single spaces, so the regex finds
     # exactly its words of SKETCH_MIN_CHARS or more; sorted()[:k] is heapq.nsmallest(k, ...)
     # for distinct values. Both run in C, unlike a loop over the words.
-    return sorted(set(map(hash, _LONG_WORD.findall(print_))))[:SKETCH_SIZE]
+    # crc32, not hash(): str hashes are seeded per process, and which paragraphs get
+    # compared must not change from one run to the next.
+    words = set(_LONG_WORD.findall(print_))
+    return sorted(zlib.crc32(word.encode("utf-8")) for word in words)[:SKETCH_SIZE]
 
 
 def _is_row(paragraph: str, print_: str) -> bool:

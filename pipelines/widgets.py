@@ -35,8 +35,6 @@ touched by the language-free detectors.
 from __future__ import annotations
 
 import re
-import re._constants as sre  # the parsed-pattern opcodes, to read rules' first characters
-import re._parser as sre_parse
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,6 +46,14 @@ from typing import Any
 from newscrawl.items import Article
 from pipelines.base import CleaningStage, Removed
 from pipelines.duplicates import fingerprint
+
+# CPython's own pattern parser, to read the characters a rule can start with. It is
+# private: should a Python release move it, rules are simply tried without that filter.
+try:
+    import re._constants as sre
+    import re._parser as sre_parse
+except ImportError:  # pragma: no cover - depends on the Python version
+    sre_parse = None  # type: ignore[assignment]
 
 RULES_DIR = Path(__file__).with_name("rules")
 KINDS = ("line", "start", "tail", "head")
@@ -392,6 +398,8 @@ def _starts(items: Any) -> tuple[list[str], bool] | None:
 def _first_test(pattern: str) -> re.Pattern[str] | None:
     """A regex matching every character a match of `pattern` (case-insensitive) can start
     with (a superset is fine, never a subset), or None when it may start with anything."""
+    if sre_parse is None:
+        return None
     try:
         found = _starts(sre_parse.parse(pattern, re.I))
     except Exception:  # a construct this reader does not know: no filter for this rule
