@@ -175,3 +175,12 @@ def test_default_workers_is_cpu_count() -> None:
     pipeline = ExtractPipeline.from_crawler(get_crawler())
     assert pipeline.workers == len(os.sched_getaffinity(0))
     assert pipeline.pool is None  # started by open_spider, not before
+
+
+def test_bad_extract_mode_fails_at_start_naming_the_setting(tmp_path: Path) -> None:
+    result = scrapy_crawl(
+        "articles", tmp_path / "out.jsonl", "-a", "urls=http://127.0.0.1:9/x",
+        settings={"NEWSCRAWL_EXTRACT_MODE": "fastest"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "NEWSCRAWL_EXTRACT_MODE='fastest': expected one of" in result.stderr

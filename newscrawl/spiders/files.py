@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import zlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ class FilesSpider(NewsSpider):
             await wait_for_item_room(self.crawler, room)
             try:
                 yield page_from_file(path, order, self.url or self.urls.get(str(path)))
-            except (OSError, EOFError, gzip.BadGzipFile, ValueError) as error:
+            except (OSError, EOFError, zlib.error, ValueError) as error:  # BadGzipFile: OSError
                 assert self.crawler.stats is not None
                 self.crawler.stats.inc_value("newscrawl/errors/read")
                 logger.error("cannot read %s: %s", path, error)
