@@ -36,11 +36,9 @@ from newscrawl.items import Article
 from newscrawl.runner import Progress
 from newscrawl.spiders.files import PAGE_SUFFIXES, find_pages, read_page_bytes
 
-# Settings of the evaluation run (`-s NAME=VALUE` overrides them and any other setting):
+# Settings of the evaluation run on top of clean_files' own (which already gives it a
+# fresh memory:// state store); `-s NAME=VALUE` overrides them and any other setting:
 EVAL_SETTINGS = {
-    # A fresh in-memory state store: stages that remember earlier runs (cross-run duplicate
-    # articles, site templates) must not make a second evaluation differ from the first.
-    "NEWSCRAWL_STATE": "memory://",
     # Extract inline: the same extract_html as in worker processes, without the pool's
     # start-up and hand-off cost, which is all a batch of saved pages would get from it.
     "NEWSCRAWL_EXTRACT_WORKERS": "0",
