@@ -11,7 +11,7 @@ class SettingError(ValueError):
     """A setting has a value we cannot use; the message names the setting and what is accepted."""
 
 
-_TRUE = {"1", "true", "yes", "on"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
@@ -20,7 +20,7 @@ def get_bool(settings: BaseSettings, name: str, default: bool = False) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in _TRUE:
+    if text in TRUE_WORDS:
         return True
     if text in _FALSE:
         return False

@@ -21,6 +21,7 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from newscrawl.atomic import atomic_open
 from newscrawl.reporting import FAILED, PAGES_FETCHED, Summary, format_summary, summary_from_stats
 
 logger = logging.getLogger(__name__)
@@ -122,17 +123,12 @@ class RunReport:
         stats = dict(self.crawler.stats.get_stats())
         stats["newscrawl/run/summary"] = self.summary().to_dict()
         text = json.dumps(stats, default=_jsonable, indent=1, sort_keys=True)
-        write_atomically(self.stats_file, text.encode("utf-8"))
+        with atomic_open(self.stats_file) as handle:
+            handle.write(text.encode("utf-8"))
 
 
 def _jsonable(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    from newscrawl.feeds import write_atomically as write  # feeds imports this module
-
-    write(path, data)
 
 
 def run_report(crawler: Crawler) -> RunReport | None:

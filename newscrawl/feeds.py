@@ -42,11 +42,11 @@ from scrapy.crawler import Crawler
 from scrapy.extensions.feedexport import apply_uri_params
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
-from w3lib.url import file_uri_to_path
 
 from newscrawl.config import get_bool
 from newscrawl.extensions import run_report, utc_now
 from newscrawl.manifest import build_manifest, data_facts, manifest_bytes, manifest_path
+from newscrawl.state import local_path, records_recovered
 
 try:  # POSIX; without flock we cannot tell a dead writer from a live one, so never sweep.
     import fcntl
@@ -153,7 +153,7 @@ class AtomicFileFeedStorage:
         manifest: bool = True,
         recover: bool = True,
     ) -> None:
-        self.path = Path(file_uri_to_path(uri) if uri.startswith("file:") else uri)
+        self.path = Path(uri) if (path := local_path(uri)) is None else path
         options = feed_options or {}
         self.overwrite = bool(options.get("overwrite", False))
         self.format = str(options.get("format") or "")
@@ -306,10 +306,6 @@ def sweep_stale_temps(folder: Path, recover: bool, crawler: Crawler | None = Non
 
 
 def _announce(crawler: Crawler | None, records: list[dict[str, Any]]) -> None:
-    try:
-        from newscrawl.state import records_recovered
-    except ImportError:  # pragma: no cover - a build without the state store
-        return
     if crawler is not None:
         crawler.signals.send_catch_log(records_recovered, records=records)
 
@@ -398,7 +394,7 @@ def sweep_feed_folders(crawler: Crawler, spider: Spider) -> None:
             applied = apply_uri_params(uri, params)
         except (KeyError, TypeError, ValueError):
             continue  # a uri_params function supplies the names; the first open sweeps
-        path = Path(file_uri_to_path(applied) if scheme == "file" else applied)
+        path = local_path(applied) or Path(applied)
         if path.parent not in folders:
             folders.append(path.parent)
     for folder in folders:

@@ -137,7 +137,6 @@ class IncrementalMiddleware:
         self.state = state
         self.refetch_after = refetch_after
         self.jobdir = jobdir
-        self.fresh: bool | None = None  # read from the spider (-a fresh=1) on first request
         self.fetched: set[str] = set()  # article url_keys let through in this run
         if jobdir:
             crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
@@ -154,15 +153,13 @@ class IncrementalMiddleware:
         if request.meta.get(DISCOVERY_META):
             return
         lastmod = request.meta.get(LASTMOD_META)
-        self.state.note_lastmod(request.url, lastmod)
         key = url_key(request.url)
+        self.state.note_lastmod(key, lastmod)
         if key in self.fetched and not request.dont_filter and "retry_times" not in request.meta:
             # e.g. a request restored from JOBDIR's queue and found again by discovery
             self._inc("newscrawl/skipped/seen-this-run")
             raise IgnoreRequest(f"already fetched in this run: {request.url}")
-        if self.fresh is None:
-            self.fresh = self.state.fresh
-        if self.fresh:
+        if self.state.fresh:
             self.fetched.add(key)
             return
         seen = self.state.store.get_seen([key]).get(key)

@@ -14,6 +14,11 @@ from typing import Any
 SCHEMA_VERSION = 1
 
 
+def text_hash(text: str) -> str:
+    """`content_hash` of a body: sha256 of its UTF-8 text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 @dataclass
 class Page:
     """A fetched HTML page, before extraction."""
@@ -84,13 +89,11 @@ class Article:
             self.removed.append(Removal(stage, rule, text))
 
     def content_hash(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-    def word_count(self) -> int:
-        return len(self.text.split())
+        return text_hash(self.text)
 
     def to_record(self) -> dict[str, Any]:
         """The output line of the JSONL contract (see newscrawl/schema/article.schema.json)."""
+        text = self.text  # joined once
         record: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "url": self.url,
@@ -99,7 +102,7 @@ class Article:
             "site": self.site,
             "site_name": self.site_name,
             "title": self.title,
-            "text": self.text,
+            "text": text,
             "description": self.description,
             "authors": self.authors,
             "published": self.published,
@@ -112,8 +115,8 @@ class Article:
             "http_status": self.http_status,
             "spider": self.spider,
             "source": self.source,
-            "content_hash": self.content_hash(),
-            "word_count": self.word_count(),
+            "content_hash": text_hash(text),
+            "word_count": len(text.split()),
             "cleaning": dict(sorted(self.cleaning.items())),
         }
         if self.source_file is not None:

@@ -41,7 +41,6 @@ class DataFacts:
     bytes: int
     records: int  # newline-terminated lines of the (decompressed) data
     compression: str | None  # "gzip" or None
-    complete_last_line: bool  # False when the data does not end with a newline
 
 
 def data_facts(path: Path) -> DataFacts:
@@ -55,20 +54,16 @@ def data_facts(path: Path) -> DataFacts:
             digest.update(chunk)
             size += len(chunk)
     compression = "gzip" if head == GZIP_MAGIC else None
-    records, last = _count_lines(path, compression)
-    return DataFacts(digest.hexdigest(), size, records, compression, last in (b"", b"\n"))
+    return DataFacts(digest.hexdigest(), size, _count_lines(path, compression), compression)
 
 
-def _count_lines(path: Path, compression: str | None) -> tuple[int, bytes]:
-
+def _count_lines(path: Path, compression: str | None) -> int:
     opener: Any = gzip.open if compression == "gzip" else open
     lines = 0
-    last = b""
     with opener(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
             lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines, last
+    return lines
 
 
 def build_manifest(

@@ -51,9 +51,10 @@ class PrivateAddressGuard:
         return cls(crawler, get_bool(crawler.settings, "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES"))
 
     def process_request(self, request: Request) -> None:
-        if self.allow or urlsplit(request.url).scheme not in ("http", "https"):
+        parts = urlsplit(request.url)
+        if self.allow or parts.scheme not in ("http", "https"):
             return
-        host = urlsplit(request.url).hostname or ""
+        host = parts.hostname or ""
         if is_private_host(host):
             assert self.crawler.stats is not None
             self.crawler.stats.inc_value("newscrawl/skipped/private-address")

@@ -27,8 +27,6 @@ FAILED = "newscrawl/run/failed"
 # count themselves under newscrawl/skipped/): decisions, not failures.
 NOT_ERRORS = {"IgnoreRequest"}
 
-SUMMARY_KEYS = ("pages_fetched", "articles_written", "skipped", "dropped", "removed", "errors")
-
 
 @dataclass
 class Summary:

@@ -32,6 +32,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +41,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from w3lib.url import canonicalize_url, file_uri_to_path
 
-from newscrawl.config import SettingError
+from newscrawl.config import TRUE_WORDS, SettingError
 from newscrawl.items import Article
 
 logger = logging.getLogger(__name__)
@@ -680,24 +681,23 @@ class RunState:
             logger.info("state store: %s", uri)
         return existing
 
-    @property
+    @cached_property
     def fresh(self) -> bool:
-        """`-a fresh=1`: this run ignores what earlier runs wrote (and still records its own)."""
+        """`-a fresh=1`: this run ignores what earlier runs wrote (and still records its own).
+
+        Read once, on the first request or item, when the spider exists."""
         spider = self.crawler.spider
-        return str(getattr(spider, "fresh", "") or "").strip().lower() in {"1", "true", "yes", "on"}
+        return str(getattr(spider, "fresh", "") or "").strip().lower() in TRUE_WORDS
 
     # -- what components tell the journal --------------------------------------------------
-    def note_lastmod(self, url: str, lastmod: str | None) -> None:
-        """Discovery's lastmod for an article request, remembered for when it is written."""
+    def note_lastmod(self, key: str, lastmod: str | None) -> None:
+        """Discovery's lastmod for an article request (by url_key), kept for when it is written."""
         if lastmod:
-            self.lastmods[url_key(url)] = lastmod
+            self.lastmods[key] = lastmod
 
     def stage_fingerprint(self, article: Article, fingerprint: Fingerprint) -> None:
         """The articles stage's fingerprint of an item it let through, kept until scraped."""
         self.staged[id(article)] = fingerprint
-
-    def drop_staged(self, article: Article) -> None:
-        self.staged.pop(id(article), None)
 
     def commit_records(self, records: Iterable[dict[str, Any]], **_: Any) -> int:
         """Mark the URLs of already-published output records (JSON dicts) as seen now."""

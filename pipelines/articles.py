@@ -32,7 +32,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from newscrawl.config import SettingError, get_float
-from newscrawl.items import Article
+from newscrawl.items import Article, text_hash
 from newscrawl.state import Fingerprint, RunState, StateStore, url_key
 
 logger = logging.getLogger(__name__)
@@ -204,12 +204,13 @@ def similarity(a: bytes, b: bytes) -> float:
 
 
 def fingerprint(article: Article, threshold: float) -> Fingerprint:
-    signature = minhash_signature(article.text)
+    text = article.text  # joined once
+    signature = minhash_signature(text)
     if signature is None:
-        return Fingerprint(url_key(article.canonical_url), article.content_hash())
+        return Fingerprint(url_key(article.canonical_url), text_hash(text))
     return Fingerprint(
         url_key(article.canonical_url),
-        article.content_hash(),
+        text_hash(text),
         signature_bytes(signature),
         lsh_bands(signature, threshold),
     )
@@ -385,13 +386,10 @@ class ArticlesPipeline:
         try:
             fp = fingerprint(item, self.threshold)
             reason, other = duplicate_reason(fp, self.run, earlier, self.threshold)
-        except Exception as error:
+        except Exception:
             # A failing lookup must not cost the article: emit it unchecked, counted.
             self._inc("newscrawl/errors/articles")
             logger.exception("articles stage failed for %s", item.final_url)
-            if self.state is not None:
-                self.state.drop_staged(item)
-            del error
             return item
         if reason is not None:
             self._inc(f"newscrawl/dropped/articles:{reason}")

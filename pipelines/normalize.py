@@ -49,4 +49,6 @@ class NormalizePipeline(CleaningStage):
             article.description = normalize_text(article.description)
         authors = (normalize_text(a) for a in article.authors)
         article.authors = [a for a in authors if a]
+        # Captions are compared with body paragraphs (duplicates:caption): same spelling.
+        article.captions = [c for c in map(normalize_text, article.captions) if c]
         return normalize_paragraphs(article.paragraphs)

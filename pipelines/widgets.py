@@ -133,7 +133,6 @@ _TAIL_GATE = re.compile(
     rf"[{re.escape(_TAIL_GATE_SIGNS)}]|\b(?:{'|'.join(_TAIL_GATE_WORDS)})\b", re.I
 )
 _TAIL_GATE_WORD_SET = frozenset(_TAIL_GATE_WORDS)
-_WORD_RUN = re.compile(r"\w+")
 _FULL_STOP = re.compile(r"\.[\"»”')\]]*$")
 _DEGREES = re.compile(r"\d\s?°|°[CF]\b|℃|℉")
 # An arrow, or an arrow icon's text left behind ("506.65 course up 593.07 course down").
@@ -420,7 +419,7 @@ def _tail_gate(paragraph: str, window: int) -> bool:
     tail = paragraph[window:]
     if any(sign in tail for sign in _TAIL_GATE_SIGNS):
         return True
-    if _TAIL_GATE_WORD_SET.isdisjoint(map(str.casefold, _WORD_RUN.findall(tail))):
+    if _TAIL_GATE_WORD_SET.isdisjoint(map(str.casefold, _WORD.findall(tail))):
         return False
     return bool(_TAIL_GATE.search(paragraph, window))
 

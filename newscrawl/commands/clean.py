@@ -23,9 +23,8 @@ INLINE_BELOW = 20
 class OrderedWriter:
     """Writes records in input order although pipelines may finish pages out of order."""
 
-    def __init__(self, out: IO[bytes], total: int, progress: Progress) -> None:
+    def __init__(self, out: IO[bytes], progress: Progress) -> None:
         self.out = out
-        self.total = total
         self.pending: dict[int, bytes | None] = {}
         self.next = 0
         self.written = 0
@@ -70,7 +69,7 @@ def clean_files(
     Article, one dropped before (or unreadable) with None.
     """
     progress = Progress("cleaned", len(paths))
-    writer = OrderedWriter(out, len(paths), progress)
+    writer = OrderedWriter(out, progress)
     dropped = 0
 
     def on_article(article: Article) -> None:
@@ -146,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             f"newscrawl clean: {written} records written to {args.output}, {dropped} pages dropped",
             file=sys.stderr,
         )
-    return 0 if written or not paths else 1
+    return 0 if written else 1
 
 
 def register(subparsers: Any) -> None:

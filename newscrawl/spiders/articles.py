@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import Request
-from scrapy.http import Response
 
-from newscrawl.items import Page
-from newscrawl.spiders.base import ArgumentError, NewsSpider, check_http_url
+from newscrawl.spiders.base import ArgumentError, NewsSpider, check_http_url, url_list
 
 
 def read_url_file(path: str) -> list[str]:
@@ -28,8 +26,7 @@ class ArticlesSpider(NewsSpider):
 
     def __init__(self, urls: str | None = None, url_file: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        given = [u for u in (urls or "").split(",") if u.strip()]
-        checked = [check_http_url(u, "urls") for u in given]
+        checked = url_list(urls, "urls")
         if url_file:
             checked += [check_http_url(u, "url_file") for u in read_url_file(url_file)]
         if not checked:
@@ -40,9 +37,4 @@ class ArticlesSpider(NewsSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.start_urls:
-            yield Request(url, callback=self.parse, dont_filter=False)
-
-    def parse(self, response: Response, **kwargs: Any) -> Any:
-        page: Page | None = self.page_from_response(response)
-        if page is not None:
-            yield page
+            yield Request(url, callback=self.parse_article)

@@ -32,6 +32,11 @@ def check_http_url(url: str, argument: str) -> str:
     return url
 
 
+def url_list(value: str | None, argument: str) -> list[str]:
+    """A comma-separated `-a` list of http(s) URLs (blank items ignored)."""
+    return [check_http_url(u, argument) for u in (value or "").split(",") if u.strip()]
+
+
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -115,8 +120,7 @@ class NewsSpider(Spider):
         """A `Page` for an HTML response; None (counted, logged once) for anything else."""
         if not isinstance(response, TextResponse) or not is_html_response(response):
             content_type = content_type_of(response)
-            assert self.crawler.stats is not None
-            self.crawler.stats.inc_value("newscrawl/skipped/not-html")
+            self.count("skipped/not-html")
             logger.info("skipped %s: not HTML (%s)", response.url, content_type or "no type")
             return None
         requested = (

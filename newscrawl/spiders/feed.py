@@ -30,6 +30,7 @@ from newscrawl.spiders.base import (
     check_arguments,
     check_http_url,
     discovery_request,
+    url_list,
 )
 from newscrawl.spiders.sitemap import site_domain
 from newscrawl.xmlutil import child_text, children, local, parse_xml
@@ -174,7 +175,7 @@ class FeedSpider(NewsSpider):
     ) -> None:
         check_arguments(self.name, kwargs, ("feed", "site", "since", "max_articles"))
         super().__init__(**kwargs)
-        self.feed_urls = [check_http_url(u, "feed") for u in (feed or "").split(",") if u.strip()]
+        self.feed_urls = url_list(feed, "feed")
         self.site = check_http_url(site, "site") if site else None
         if not self.feed_urls and not self.site:
             raise ArgumentError("give -a feed=FEED_URL or -a site=HOME_URL (feed discovery)")

@@ -103,8 +103,7 @@ class FilesSpider(NewsSpider):
             try:
                 yield page_from_file(path, order, self.url or self.urls.get(str(path)))
             except (OSError, EOFError, zlib.error, ValueError) as error:  # BadGzipFile: OSError
-                assert self.crawler.stats is not None
-                self.crawler.stats.inc_value("newscrawl/errors/read")
+                self.count("errors/read")
                 logger.error("cannot read %s: %s", path, error)
                 self.crawler.signals.send_catch_log(
                     signal=unreadable_file, order=order, path=str(path), reason=str(error)

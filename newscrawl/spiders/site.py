@@ -22,7 +22,6 @@ from scrapy.linkextractors import LinkExtractor
 from newscrawl.items import Page
 from newscrawl.limits import parse_count
 from newscrawl.spiders.base import (
-    HINTS_META,
     ArgumentError,
     NewsSpider,
     article_request,
@@ -31,7 +30,14 @@ from newscrawl.spiders.base import (
     discovery_request,
 )
 from newscrawl.spiders.sitemap import in_domain, site_domain
-from newscrawl.urlrules import UrlKind, Verdict, classify_url, judge_page, page_evidence
+from newscrawl.urlrules import (
+    PageEvidence,
+    UrlKind,
+    Verdict,
+    classify_url,
+    judge_page,
+    page_evidence,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +98,14 @@ class SiteSpider(NewsSpider):
     def parse_page(self, response: Response) -> Iterator[Page | Request]:
         kind, reason = response.meta.get(URL_VERDICT_META, ("unknown", "unknown"))
         url_verdict = Verdict(UrlKind(kind), reason)
-        if not isinstance(response, TextResponse):
-            self.page_from_response(response)  # counts and logs the non-HTML response
-            return
         depth = int(response.meta.get("depth", 0))
-        page = self.page_from_response(response, hints=response.meta.get(HINTS_META))
+        page = self.page_from_response(response)  # None (counted, logged) for non-HTML
         if page is None:
             return
-        verdict = judge_page(url_verdict, page_evidence(page.html))
+        # A navigation URL is followed whatever the page says: no need to parse it for evidence.
+        navigation = url_verdict.kind is UrlKind.NAVIGATION
+        evidence = PageEvidence() if navigation else page_evidence(page.html)
+        verdict = judge_page(url_verdict, evidence)
         if verdict.kind is UrlKind.ARTICLE:
             self.count(f"emitted/site:{verdict.reason}")
             yield page
@@ -109,6 +115,7 @@ class SiteSpider(NewsSpider):
             logger.debug("navigation page %s (%s)", response.url, verdict.reason)
             follow = depth < self.max_depth
         if follow:
+            assert isinstance(response, TextResponse)  # page_from_response checked it
             yield from self.follow_links(response)
 
     def follow_links(self, response: TextResponse) -> Iterator[Request]:

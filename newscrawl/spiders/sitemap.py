@@ -31,6 +31,7 @@ from newscrawl.spiders.base import (
     check_arguments,
     check_http_url,
     discovery_request,
+    url_list,
 )
 from newscrawl.xmlutil import child_text, children, local, parse_xml
 
@@ -132,9 +133,7 @@ class SitemapSpider(NewsSpider):
     ) -> None:
         check_arguments(self.name, kwargs, ("site", "sitemap", "since", "max_articles"))
         super().__init__(**kwargs)
-        self.sitemap_urls = [
-            check_http_url(u, "sitemap") for u in (sitemap or "").split(",") if u.strip()
-        ]
+        self.sitemap_urls = url_list(sitemap, "sitemap")
         self.site = check_http_url(site, "site") if site else None
         if not self.site and not self.sitemap_urls:
             raise ArgumentError("give -a site=HOME_URL (robots.txt -> sitemaps) or -a sitemap=URL")
