@@ -37,6 +37,18 @@ def url_list(value: str | None, argument: str) -> list[str]:
     return [check_http_url(u, argument) for u in (value or "").split(",") if u.strip()]
 
 
+def site_domain(url: str) -> str:
+    """The host to allow (without "www.", so the bare domain and its subdomains pass)."""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def in_domain(url: str, domain: str) -> bool:
+    """True when the URL's host is `domain` or one of its subdomains."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host == domain or host.endswith("." + domain)
+
+
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 

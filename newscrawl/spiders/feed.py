@@ -22,17 +22,13 @@ from scrapy import Request
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from newscrawl.limits import ArticleBudget, is_recent, iso, parse_count, parse_date, parse_since
+from newscrawl.limits import iso, parse_date
 from newscrawl.spiders.base import (
-    ArgumentError,
-    NewsSpider,
-    article_request,
     check_arguments,
-    check_http_url,
     discovery_request,
     url_list,
 )
-from newscrawl.spiders.sitemap import site_domain
+from newscrawl.spiders.discovery import DiscoverySpider
 from newscrawl.xmlutil import child_text, children, local, parse_xml
 
 logger = logging.getLogger(__name__)
@@ -161,7 +157,7 @@ def feed_links(html: str, base_url: str) -> list[str]:
     return list(dict.fromkeys(links))
 
 
-class FeedSpider(NewsSpider):
+class FeedSpider(DiscoverySpider):
     name = "feed"
     source = "feed"
 
@@ -176,13 +172,13 @@ class FeedSpider(NewsSpider):
         check_arguments(self.name, kwargs, ("feed", "site", "since", "max_articles"))
         super().__init__(**kwargs)
         self.feed_urls = url_list(feed, "feed")
-        self.site = check_http_url(site, "site") if site else None
-        if not self.feed_urls and not self.site:
-            raise ArgumentError("give -a feed=FEED_URL or -a site=HOME_URL (feed discovery)")
-        self.since = parse_since(since)
-        self.budget = ArticleBudget(parse_count(max_articles, "max_articles"))
-        starts = self.feed_urls or [self.site or ""]
-        self.allowed_domains = sorted({site_domain(u) for u in starts})
+        self.setup_discovery(
+            self.feed_urls,
+            site,
+            since,
+            max_articles,
+            "give -a feed=FEED_URL or -a site=HOME_URL (feed discovery)",
+        )
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.feed_urls:
@@ -216,14 +212,6 @@ class FeedSpider(NewsSpider):
             logger.warning("not an RSS or Atom feed: %s", response.url)
             return
         for entry in sorted(entries, key=lambda e: e.date is None):  # keeps feed order
-            if not is_recent(entry.date, self.since):
-                self.count("skipped/feed:older-than-since")
-                continue
-            if entry.link in self.budget.seen:
-                continue
-            if not self.budget.take(entry.link):
-                self.count("skipped/feed:max-articles")
-                continue
-            self.count("discovered/feed:article")
-            lastmod = iso(entry.date) if entry.date is not None else None
-            yield article_request(entry.link, self.parse_article, entry.hints(), lastmod)
+            request = self.article_for(entry.link, entry.date, entry.hints(), "feed")
+            if request is not None:
+                yield request

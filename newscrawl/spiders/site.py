@@ -28,8 +28,9 @@ from newscrawl.spiders.base import (
     check_arguments,
     check_http_url,
     discovery_request,
+    in_domain,
+    site_domain,
 )
-from newscrawl.spiders.sitemap import in_domain, site_domain
 from newscrawl.urlrules import (
     PageEvidence,
     UrlKind,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.http import Response
@@ -23,16 +23,13 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
-from newscrawl.limits import ArticleBudget, is_recent, iso, parse_count, parse_date, parse_since
+from newscrawl.limits import is_recent, iso, parse_date
 from newscrawl.spiders.base import (
-    ArgumentError,
-    NewsSpider,
-    article_request,
     check_arguments,
-    check_http_url,
     discovery_request,
     url_list,
 )
+from newscrawl.spiders.discovery import DiscoverySpider
 from newscrawl.xmlutil import child_text, children, local, parse_xml
 
 logger = logging.getLogger(__name__)
@@ -107,19 +104,7 @@ def newest_first(entries: list[SitemapEntry]) -> list[SitemapEntry]:
     return sorted(entries, key=lambda e: (e.date is None, -(e.date.timestamp() if e.date else 0)))
 
 
-def site_domain(url: str) -> str:
-    """The host to allow (without "www.", so the bare domain and its subdomains pass)."""
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
-
-
-def in_domain(url: str, domain: str) -> bool:
-    """True when the URL's host is `domain` or one of its subdomains."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host == domain or host.endswith("." + domain)
-
-
-class SitemapSpider(NewsSpider):
+class SitemapSpider(DiscoverySpider):
     name = "sitemap"
     source = "sitemap"
 
@@ -134,13 +119,13 @@ class SitemapSpider(NewsSpider):
         check_arguments(self.name, kwargs, ("site", "sitemap", "since", "max_articles"))
         super().__init__(**kwargs)
         self.sitemap_urls = url_list(sitemap, "sitemap")
-        self.site = check_http_url(site, "site") if site else None
-        if not self.site and not self.sitemap_urls:
-            raise ArgumentError("give -a site=HOME_URL (robots.txt -> sitemaps) or -a sitemap=URL")
-        self.since = parse_since(since)
-        self.budget = ArticleBudget(parse_count(max_articles, "max_articles"))
-        starts = self.sitemap_urls or [self.site or ""]
-        self.allowed_domains = sorted({site_domain(u) for u in starts})
+        self.setup_discovery(
+            self.sitemap_urls,
+            site,
+            since,
+            max_articles,
+            "give -a site=HOME_URL (robots.txt -> sitemaps) or -a sitemap=URL",
+        )
 
     async def start(self) -> AsyncIterator[Any]:
         for url in self.sitemap_urls:
@@ -202,14 +187,6 @@ class SitemapSpider(NewsSpider):
                     yield self.sitemap_request(entry.loc)
             return
         for entry in newest_first(sitemap.entries):
-            if not is_recent(entry.date, self.since):
-                self.count("skipped/sitemap:older-than-since")
-                continue
-            if entry.loc in self.budget.seen:
-                continue
-            if not self.budget.take(entry.loc):
-                self.count("skipped/sitemap:max-articles")
-                continue
-            self.count("discovered/sitemap:article")
-            lastmod = iso(entry.date) if entry.date is not None else None
-            yield article_request(entry.loc, self.parse_article, entry.hints(), lastmod)
+            request = self.article_for(entry.loc, entry.date, entry.hints(), "sitemap")
+            if request is not None:
+                yield request
