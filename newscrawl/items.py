@@ -76,6 +76,8 @@ class Article:
     extracted: list[str] = field(default_factory=list)
     audit: bool = False  # NEWSCRAWL_AUDIT: also write `removed` in the output line
     captions: list[str] = field(default_factory=list)  # the page's figure captions (not output)
+    # Stages already applied in the extraction worker (pipelines/base.py, `per_page`).
+    precleaned: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -87,6 +89,10 @@ class Article:
         for rule, text in removed:
             self.cleaning[f"{stage}:{rule}"] += 1
             self.removed.append(Removal(stage, rule, text))
+
+    def removals(self, stage: str) -> list[str]:
+        """The rule of each removal `stage` made, in order."""
+        return [r.rule for r in self.removed if r.stage == stage]
 
     def content_hash(self) -> str:
         return text_hash(self.text)

@@ -7,18 +7,21 @@ worker processes instead.
 Why a small pool of our own rather than `concurrent.futures.ProcessPoolExecutor`: the
 executor cannot tell which page killed a worker (every pending page fails with
 BrokenProcessPool) and cannot stop one hung page without killing the whole pool. Here each
-worker process is fed one page at a time by its own dispatcher thread, so a crash or a
-timeout is pinned to exactly one page; only that worker is replaced, the others go on.
+worker process is fed by its own dispatcher thread, which knows the order of the pages in
+the worker's pipe (PIPELINE_DEPTH), so a crash or a timeout is pinned to exactly one page;
+only that worker is replaced, and the pages queued behind it go to its replacement.
 
-- Start method `spawn`: forking a process that runs the Twisted/asyncio reactor copies
-  its threads' locks and sockets into the child; a spawned worker starts clean and imports
-  the extract function once.
+- Start method `forkserver`: forking the process that runs the Twisted/asyncio reactor
+  would copy its threads' locks and sockets into the child. The fork server is a clean,
+  single-threaded process that imports the extract function's module once (0.5 s of CPU
+  for trafilatura, lxml and the cleaning rules); every worker, and every replacement of a
+  crashed, hung or recycled one, is a fork of it that starts in milliseconds.
 - Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent, not each
   worker, decides when to stop (Scrapy first finishes the pages in flight).
 - A worker exits on its own when the parent goes away (its pipe reads EOF), so a parent
   killed hard leaves no orphans.
-- Back-pressure: `run()` admits at most `max_pending` pages at a time (default two per
-  worker, one being extracted and one ready); other callers wait, so the backlog in the
+- Back-pressure: `run()` admits at most `max_pending` pages at a time (default
+  BACKLOG_PER_WORKER per worker); other callers wait, so the backlog in the
   pool never grows with the download rate. Scrapy's own scraper slot
   (SCRAPER_SLOT_MAX_ACTIVE_SIZE) then stops downloading while responses wait for items.
 """
@@ -35,8 +38,11 @@ import os
 import queue
 import signal
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from multiprocessing.connection import Connection
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -45,11 +51,16 @@ logger = logging.getLogger(__name__)
 # that crashes workers from a worker that was already dead.
 CRASH_ATTEMPTS = 2
 
-# Spawned workers start clean (see module docstring); fork would copy the reactor's state.
-START_METHOD = "spawn"
-# Pages admitted per worker: one in extraction and one waiting in the pipe's queue, so a
-# worker never idles waiting for the reactor, while the backlog stays a few pages deep.
-BACKLOG_PER_WORKER = 2
+# Workers are forks of a clean fork server (see the module docstring), never of the reactor.
+START_METHOD = "forkserver"
+# Pages in one worker's pipe: the one being extracted and the next, so that the worker goes
+# on at once instead of waiting for its dispatcher thread, which needs the GIL and can wait
+# up to sys.getswitchinterval() (5 ms) for the reactor thread to let it go.
+PIPELINE_DEPTH = 2
+# Pages admitted per worker: those in its pipe and one waiting for whichever worker is
+# free first, so no worker idles waiting for the reactor, while the backlog stays a few
+# pages deep.
+BACKLOG_PER_WORKER = PIPELINE_DEPTH + 1
 # A worker is replaced after this many pages: trafilatura/lxml keep caches that grow
 # slowly with the variety of pages seen; recycling bounds a long crawl's memory at the
 # cost of one interpreter start (~0.5 s of CPU) per this many pages.
@@ -116,7 +127,14 @@ def _worker_main(conn: Connection, function_path: str) -> None:
             conn.send(("error", f"result cannot be sent back: {error!r}"))
 
 
-_Job = tuple[tuple[Any, ...], "concurrent.futures.Future[Any]"]
+_QueuedJob = tuple[tuple[Any, ...], "concurrent.futures.Future[Any]"]
+
+
+@dataclass
+class _Job:
+    args: tuple[Any, ...]
+    future: concurrent.futures.Future[Any]
+    attempts: int = 0  # worker deaths while this page was being extracted
 
 
 class _Worker:
@@ -127,7 +145,13 @@ class _Worker:
         self.number = number
         self.process: Any = None
         self.conn: Connection | None = None
-        self.pages = 0
+        self.pages = 0  # pages sent to the current process
+        self.head_since = 0.0  # when the page at the head of the pipe started
+        # Written by submit(): wakes this dispatcher while it waits for a result with room
+        # in the pipe, so a new page is sent at once (no polling loop taking the GIL).
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
         self.thread = threading.Thread(
             target=self._run, name=f"extract-dispatch-{number}", daemon=True
         )
@@ -166,57 +190,113 @@ class _Worker:
             self._start()  # now, so that interpreter start overlaps the first downloads
         except Exception:
             logger.exception("cannot start extract worker %d", self.number)
-        while True:
-            job = self.pool.jobs.get()
-            if job is None:
-                break
+        flight: deque[_Job] = deque()  # sent to the worker, in order; the head is running
+        stopping = False
+        while flight or not stopping:
             try:
-                self._handle(*job)
-            except Exception as error:  # a bug or a worker that cannot start: this page only
+                stopping = self._fill(flight, stopping)
+                if flight:
+                    self._wait(flight, room=not stopping and len(flight) < PIPELINE_DEPTH)
+            except Exception as error:  # a bug or a worker that cannot start: these pages only
                 logger.exception("extract worker %d failed", self.number)
-                if not job[1].done():
-                    job[1].set_exception(ExtractCrash(f"cannot run a worker: {error!r}"))
+                for job in flight:
+                    if not job.future.done():
+                        job.future.set_exception(ExtractCrash(f"cannot run a worker: {error!r}"))
+                flight.clear()
                 self._stop(kill=True)
         self._stop(kill=False)
 
-    def _handle(self, args: tuple[Any, ...], future: concurrent.futures.Future[Any]) -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        # A worker that died while idle (OOM killer) must not be blamed on this page.
-        if self.process is None or self.pages >= PAGES_PER_WORKER or not self.process.is_alive():
-            self._stop(kill=False)
-            self._start()
-        # A worker killed just before this page (its death not yet visible to is_alive())
-        # looks like a crash on the page: only a page that kills a fresh worker too is
-        # blamed.
-        for attempt in range(CRASH_ATTEMPTS):
-            assert self.conn is not None and self.process is not None
-            self.pages += 1
+    def _fill(self, flight: deque[_Job], stopping: bool) -> bool:
+        """Send queued pages while the pipe has room (blocks for one when idle); True once
+        the pool asked this worker to stop."""
+        while not stopping and len(flight) < PIPELINE_DEPTH:
+            if flight and self.pages >= PAGES_PER_WORKER:
+                break  # due for recycling: let the pages in flight finish first
             try:
-                self.conn.send(args)
-                ready = self.conn.poll(self.pool.timeout)
-            except (OSError, ValueError):  # the worker died between two pages
-                ready = True
-            if not ready:
-                self._stop(kill=True)
-                self._start()  # the replacement, now rather than when the next page comes
-                future.set_exception(ExtractTimeout(f"no result after {self.pool.timeout:g} s"))
-                return
-            try:
-                status, value = self.conn.recv()
+                item = self.pool.jobs.get() if not flight else self.pool.jobs.get_nowait()
+            except queue.Empty:
                 break
-            except (EOFError, OSError):
-                self.process.join(1.0)
-                code = self.process.exitcode
-                self._stop(kill=True)
+            if item is None:
+                return True
+            job = _Job(*item)
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            # A worker that died while idle (OOM killer) must not be blamed on this page.
+            if not flight and (
+                self.process is None
+                or self.pages >= PAGES_PER_WORKER
+                or not self.process.is_alive()
+            ):
+                self._stop(kill=False)
                 self._start()
-                if attempt + 1 == CRASH_ATTEMPTS:
-                    future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
-                    return
+            self._send(job, flight)
+        return stopping
+
+    def _send(self, job: _Job, flight: deque[_Job]) -> None:
+        if not flight:
+            self.head_since = time.monotonic()
+        flight.append(job)
+        self.pages += 1
+        assert self.conn is not None
+        # A worker that died between two pages fails the send; the wait that follows
+        # reads its end of file and handles it as a crash.
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(job.args)
+
+    def _wait(self, flight: deque[_Job], room: bool) -> None:
+        """Wait for the head page's result, or for its timeout, or (while the pipe has room)
+        for a new page to send."""
+        assert self.conn is not None and self.process is not None
+        timeout = self.pool.timeout
+        left = None if timeout is None else max(0.0, self.head_since + timeout - time.monotonic())
+        try:
+            if room:
+                ready = bool(wait([self.conn, self.wake_r], left))
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self.wake_r, 4096)  # the nudges are only a wake-up call
+                ready = self.conn.poll(0) if ready else False
+            else:
+                ready = self.conn.poll(left)
+        except (OSError, ValueError):  # the worker died
+            ready = True
+        if not ready:
+            if timeout is not None and time.monotonic() - self.head_since >= timeout:
+                head = flight.popleft()
+                self._restart(flight, kill=True)
+                head.future.set_exception(ExtractTimeout(f"no result after {timeout:g} s"))
+            return
+        try:
+            status, value = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(1.0)
+            code = self.process.exitcode
+            head = flight[0]
+            head.attempts += 1
+            # A worker killed just before this page (its death not yet visible to
+            # is_alive()) looks like a crash on the page: only a page that kills a fresh
+            # worker too is blamed.
+            blamed = head.attempts >= CRASH_ATTEMPTS
+            if blamed:
+                flight.popleft()
+            self._restart(flight, kill=True)
+            if blamed:
+                head.future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
+            return
+        head = flight.popleft()
+        self.head_since = time.monotonic()  # the next page in the pipe starts now
         if status == "ok":
-            future.set_result(value)
+            head.future.set_result(value)
         else:
-            future.set_exception(ExtractFailure(value))
+            head.future.set_exception(ExtractFailure(value))
+
+    def _restart(self, flight: deque[_Job], kill: bool) -> None:
+        """A fresh worker, given again the pages the old one had not finished."""
+        self._stop(kill=kill)
+        self._start()
+        pending = list(flight)
+        flight.clear()
+        for job in pending:
+            self._send(job, flight)
 
 
 class ExtractorPool:
@@ -236,7 +316,10 @@ class ExtractorPool:
         self.timeout = timeout or None  # 0/None: wait forever
         self.max_pending = max_pending or workers * BACKLOG_PER_WORKER
         self.context: Any = multiprocessing.get_context(START_METHOD)
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Only the first pool of a process sets what its fork server imports; the module of
+        # a later pool's function is imported by each of its workers instead.
+        self.context.set_forkserver_preload([__name__, function_path.rpartition(".")[0]])
+        self.jobs: queue.SimpleQueue[_QueuedJob | None] = queue.SimpleQueue()
         self.pids: list[int] = []  # every worker process ever started, for tests and logs
         self.pending = 0  # pages admitted by run() and not finished yet
         self.peak_pending = 0
@@ -258,6 +341,7 @@ class ExtractorPool:
             raise PoolClosed("the extract pool is closed")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.jobs.put((args, future))
+        self._nudge()
         return future
 
     async def run(self, *args: Any) -> Any:
@@ -287,13 +371,22 @@ class ExtractorPool:
                     job[1].cancel()
         for _ in self._workers:
             self.jobs.put(None)
+        self._nudge()
         for worker in self._workers:
-            worker.thread.join(CLOSE_GRACE_SECONDS + (self.timeout or 0))
+            worker.thread.join(CLOSE_GRACE_SECONDS + PIPELINE_DEPTH * (self.timeout or 0))
             if worker.thread.is_alive():  # stuck on a page with no timeout: end it
                 process = worker.process
                 if process is not None:
                     process.kill()
                 worker.thread.join(CLOSE_GRACE_SECONDS)
+            if not worker.thread.is_alive():
+                os.close(worker.wake_r)
+                os.close(worker.wake_w)
+
+    def _nudge(self) -> None:
+        for worker in self._workers:
+            with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
+                os.write(worker.wake_w, b"!")
 
     def __enter__(self) -> ExtractorPool:
         return self

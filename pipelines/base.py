@@ -4,11 +4,18 @@ A stage is a pure function `paragraphs -> (kept, removed)`; this class calls it 
 Article, records what was removed under `stage:rule` and counts it in the crawl stats.
 A stage that raises costs that page only: it is logged with its URL, counted under
 `newscrawl/errors/<stage>` and dropped, because passing it on uncleaned would let noise out.
+
+A stage marked `per_page` needs nothing but the article (no crawler, no settings, no state
+across pages). The run of such stages right after extraction in ITEM_PIPELINES is applied
+in the extraction worker, next to trafilatura, so that its CPU is spread over every core
+instead of the reactor's one (pipelines/extract.py, `extract_page`); the stage in the
+reactor then finds its name in `Article.precleaned` and only counts what it removed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -23,6 +30,7 @@ Removed = list[tuple[str, str]]  # (rule, text) pairs
 
 class CleaningStage:
     stage = "stage"
+    per_page = False  # True: `clean` reads only the article, so a worker may run it
 
     def __init__(self, crawler: Crawler | None = None) -> None:
         self.crawler = crawler
@@ -37,6 +45,9 @@ class CleaningStage:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, Article):
             return item
+        if self.stage in item.precleaned:  # applied in the extraction worker already
+            self._count(item.removals(self.stage))
+            return item
         try:
             kept, removed = self.clean(item)
         except Exception as error:
@@ -44,9 +55,12 @@ class CleaningStage:
             logger.exception("%s stage failed for %s", self.stage, item.final_url)
             raise DropItem(f"{self.stage}: error ({error!r})", log_level="WARNING") from None
         item.apply_cleaning(self.stage, kept, removed)
-        for rule, _ in removed:
-            self._inc(f"newscrawl/removed/{self.stage}:{rule}")
+        self._count(rule for rule, _ in removed)
         return item
+
+    def _count(self, rules: Iterable[str]) -> None:
+        for rule in rules:
+            self._inc(f"newscrawl/removed/{self.stage}:{rule}")
 
     def _inc(self, key: str) -> None:
         if self.crawler is not None and self.crawler.stats is not None:

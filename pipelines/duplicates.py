@@ -422,6 +422,7 @@ def remove_duplicates(
 
 class DuplicatesPipeline(CleaningStage):
     stage = "duplicates"
+    per_page = True
 
     def clean(self, article: Article) -> tuple[list[str], Removed]:
         return remove_duplicates(

@@ -1,7 +1,8 @@
 """Stage 1, extract: trafilatura turns a Page's HTML into an Article's paragraphs and metadata.
 
-`extract_html` is a pure, picklable function (HTML in, plain dict out) so that it can run
-in a worker process; `ExtractPipeline` is the Scrapy glue around it.
+`extract_html` is a pure function (HTML in, plain dict out); `extract_page` runs it and the
+per-page cleaning stages that follow it, in a worker process or inline; `ExtractPipeline`
+is the Scrapy glue around them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
+from functools import cache
 from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
@@ -16,6 +19,9 @@ from lxml import html as lxml_html
 from lxml.etree import XPath
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.settings import BaseSettings
+from scrapy.utils.conf import build_component_list
+from scrapy.utils.misc import load_object
 from trafilatura import bare_extraction, load_html
 from trafilatura.xml import xmltotxt
 
@@ -23,6 +29,7 @@ from newscrawl.config import SettingError, get_bool, get_choice, get_float, get_
 from newscrawl.dates import iso_datetime
 from newscrawl.items import Article, Page
 from newscrawl.workers import ExtractCrash, ExtractorPool, ExtractTimeout, cpu_count, load_function
+from pipelines.base import CleaningStage
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +39,8 @@ EXTRACT_MODES = ("balanced", "precision", "recall", "default")
 # NEWSCRAWL_EXTRACT_FUNCTION: what workers run; a setting so tests can swap in a page
 # that crashes or hangs (monkeypatching cannot reach another process).
 DEFAULT_EXTRACT_FUNCTION = "pipelines.extract.extract_html"
+# What the pool's workers run: the extract function, then the per-page stages.
+EXTRACT_PAGE = "pipelines.extract.extract_page"
 # NEWSCRAWL_EXTRACT_TIMEOUT: trafilatura needs well under a second for a news page; a
 # page still running after this long is stuck (pathological markup), not slow.
 DEFAULT_EXTRACT_TIMEOUT = 30.0
@@ -289,6 +298,57 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
     )
 
 
+@cache
+def _loaded(path: str) -> Any:
+    """A function, or a stage built without a crawler, by dotted path: once per process."""
+    target = load_object(path)
+    return target() if isinstance(target, type) else target
+
+
+def extract_page(
+    page: Page, mode: str, audit: bool, stages: Sequence[str], function: str
+) -> Article | None:
+    """The Article of a page, with the `stages` (dotted paths of per-page cleaning stages)
+    already applied; None when the extract `function` finds no text.
+
+    This is the job a worker process runs: the per-page stages cost a few milliseconds a
+    page, which in the reactor thread would be CPU taken from every download. A stage that
+    raises here stops the run: it is left to its pipeline in the reactor, which fails it
+    again and reports it with the page's URL (pipelines/base.py)."""
+    extracted = _loaded(function)(page.html, page.final_url, mode)
+    if extracted is None:
+        return None
+    article = article_from(page, extracted, audit)
+    for path in stages:
+        stage = _loaded(path)
+        try:
+            kept, removed = stage.clean(article)
+        except Exception:
+            break
+        article.apply_cleaning(stage.stage, kept, removed)
+        article.precleaned.append(stage.stage)
+    return article
+
+
+def per_page_stages(settings: BaseSettings) -> list[str]:
+    """Dotted paths of the `per_page` cleaning stages that directly follow extract in
+    ITEM_PIPELINES: those `extract_page` may apply. A stage that needs the crawl's state
+    (templates) ends the run, so the order of the stages never changes."""
+    paths: list[str] = []
+    after_extract = False
+    for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES")):
+        component = load_object(entry)
+        if isinstance(component, type) and issubclass(component, ExtractPipeline):
+            after_extract = True
+        elif after_extract:
+            if not (isinstance(component, type) and issubclass(component, CleaningStage)):
+                break
+            if not component.per_page:
+                break
+            paths.append(f"{component.__module__}.{component.__qualname__}")
+    return paths
+
+
 class ExtractPipeline:
     """Page -> Article. A page trafilatura cannot read is dropped, logged and counted.
 
@@ -305,6 +365,7 @@ class ExtractPipeline:
         workers: int = 0,
         timeout: float | None = DEFAULT_EXTRACT_TIMEOUT,
         function: str = DEFAULT_EXTRACT_FUNCTION,
+        stages: Sequence[str] = (),
     ) -> None:
         self.crawler = crawler
         self.mode = mode
@@ -312,7 +373,7 @@ class ExtractPipeline:
         self.workers = workers
         self.timeout = timeout
         self.function_path = function
-        self.function = load_function(function)  # the inline path, and a check at start
+        self.stages = tuple(stages)
         self.pool: ExtractorPool | None = None
 
     @classmethod
@@ -338,11 +399,12 @@ class ExtractPipeline:
             workers=workers,
             timeout=get_float(settings, "NEWSCRAWL_EXTRACT_TIMEOUT", DEFAULT_EXTRACT_TIMEOUT),
             function=function,
+            stages=per_page_stages(settings),
         )
 
     def open_spider(self) -> None:
         if self.workers > 0 and self.pool is None:
-            self.pool = ExtractorPool(self.function_path, self.workers, self.timeout)
+            self.pool = ExtractorPool(EXTRACT_PAGE, self.workers, self.timeout)
             logger.info("extracting in %d worker processes", self.workers)
 
     def close_spider(self) -> None:
@@ -354,21 +416,22 @@ class ExtractPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
             return item
+        job = (item, self.mode, self.audit, self.stages, self.function_path)
         try:
             if self.pool is None:
-                extracted = self.function(item.html, item.final_url, self.mode)
+                article = extract_page(*job)
             else:
-                extracted = await self.pool.run(item.html, item.final_url, self.mode)
+                article = await self.pool.run(*job)
         except ExtractTimeout as error:  # the worker was killed and replaced
             self._fail(item, "extract-timeout", error)
         except ExtractCrash as error:  # the worker died and was replaced
             self._fail(item, "extract-crash", error)
         except Exception as error:  # any extractor bug costs this page only
             self._fail(item, "extract", error)
-        if extracted is None:
+        if article is None:
             self._inc("newscrawl/dropped/extract:no-text")
             raise DropItem(f"extract: no article text found in {item.final_url}", log_level="INFO")
-        return article_from(item, extracted, self.audit)
+        return article
 
     def _fail(self, item: Page, kind: str, error: Exception) -> NoReturn:
         self._inc(f"newscrawl/errors/{kind}")

@@ -41,6 +41,7 @@ def normalize_paragraphs(paragraphs: list[str]) -> tuple[list[str], Removed]:
 
 class NormalizePipeline(CleaningStage):
     stage = "normalize"
+    per_page = True
 
     def clean(self, article: Article) -> tuple[list[str], Removed]:
         if article.title:

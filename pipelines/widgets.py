@@ -677,6 +677,7 @@ def _mark_edges(texts: list[str], verdicts: list[str | None], protected: list[bo
 
 class WidgetsPipeline(CleaningStage):
     stage = "widgets"
+    per_page = True
 
     def clean(self, article: Article) -> tuple[list[str], Removed]:
         return remove_widgets(

@@ -3,7 +3,7 @@
 Workers run in other processes, so monkeypatching cannot reach them; tests point
 NEWSCRAWL_EXTRACT_FUNCTION (or an ExtractorPool) at `misbehaving_extract` instead. It
 crashes, hangs, fails or dawdles when the page URL contains a marker, and otherwise is the
-real `extract_html`.
+real `extract_html`. `FailingStage` is the same for a cleaning stage run in a worker.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 import time
 from typing import Any
 
+from newscrawl.items import Article
+from pipelines.base import CleaningStage, Removed
 from pipelines.extract import extract_html
 
 CRASH = "x-crash-x"  # the worker process dies, as on a segfault or an OOM kill
@@ -32,3 +34,15 @@ def misbehaving_extract(html: str, url: str | None = None, mode: str = "balanced
     if SLOW in url:
         time.sleep(SLOW_SECONDS)
     return extract_html(html, url, mode)
+
+
+class FailingStage(CleaningStage):
+    """A per-page cleaning stage with a bug on pages whose URL holds the FAIL marker."""
+
+    stage = "failing"
+    per_page = True
+
+    def clean(self, article: Article) -> tuple[list[str], Removed]:
+        if FAIL in article.final_url:
+            raise RuntimeError("stage bug on purpose")
+        return article.paragraphs, []

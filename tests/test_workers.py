@@ -85,6 +85,18 @@ def test_crash_hang_and_error_cost_only_their_page(pool: ExtractorPool) -> None:
     assert run_all(pool, [(html, url)]) == [good]
 
 
+def test_pages_queued_behind_a_crash_or_hang_in_one_worker_are_not_lost() -> None:
+    """One worker: each bad page has the next page already in its pipe (PIPELINE_DEPTH)."""
+    html, url = page(PAGES[0])
+    good = extract_html(html, url, "balanced")
+    calls = [(html, url + CRASH), (html, url), (html, url + HANG), (html, url), (html, url)]
+    with ExtractorPool(HOOK, workers=1, timeout=1.0) as pool:
+        results = run_all(pool, calls)
+    assert isinstance(results[0], ExtractCrash)
+    assert isinstance(results[2], ExtractTimeout)
+    assert [results[i] for i in (1, 3, 4)] == [good] * 3
+
+
 def test_backlog_is_bounded(pool: ExtractorPool) -> None:
     html, url = page(PAGES[0])
     results = run_all(pool, [(html, f"{url}{SLOW}{n}") for n in range(12)])

@@ -1,0 +1,91 @@
+"""Per-page cleaning stages applied next to extraction (`extract_page`), and the reactor's
+stages then only counting: same article, same stats, and a stage bug still costs only its
+page, reported by the stage with the page's URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.misc import load_object
+from scrapy.utils.test import get_crawler
+
+from newscrawl.fixtures import site_root
+from newscrawl.items import Article, Page
+from pipelines.extract import (
+    DEFAULT_EXTRACT_FUNCTION,
+    article_from,
+    extract_html,
+    extract_page,
+    per_page_stages,
+)
+from tests.extract_hooks import FAIL
+from tests.golden import demo_article_paths
+
+EXTRACT = "pipelines.extract.ExtractPipeline"
+NORMALIZE = "pipelines.normalize.NormalizePipeline"
+DUPLICATES = "pipelines.duplicates.DuplicatesPipeline"
+WIDGETS = "pipelines.widgets.WidgetsPipeline"
+TEMPLATES = "pipelines.templates.TemplatesPipeline"
+FAILING = "tests.extract_hooks.FailingStage"
+
+
+def demo_page(path: str, url_suffix: str = "") -> Page:
+    html = (site_root("demo") / path.lstrip("/")).read_text(encoding="utf-8")
+    url = f"https://demo.example.org{path}{url_suffix}"
+    return Page(url, url, 200, html, "2026-11-25T00:00:00+00:00", "test", "urls")
+
+
+def stages_of(pipelines: dict[str, int | None]) -> list[str]:
+    return per_page_stages(get_crawler(settings_dict={"ITEM_PIPELINES": pipelines}).settings)
+
+
+def test_the_run_of_per_page_stages_after_extract_goes_to_the_worker() -> None:
+    full = {EXTRACT: 100, NORMALIZE: 200, DUPLICATES: 300, WIDGETS: 400, TEMPLATES: 500}
+    assert stages_of(full) == [NORMALIZE, DUPLICATES, WIDGETS]
+    # a stage that needs the crawl's state ends the run: the order never changes
+    assert stages_of({**full, TEMPLATES: 250}) == [NORMALIZE]
+    # a disabled stage is not run in the worker either
+    assert stages_of({**full, DUPLICATES: None}) == [NORMALIZE, WIDGETS]
+    assert stages_of({NORMALIZE: 50, **{k: v for k, v in full.items() if k != NORMALIZE}}) == [
+        DUPLICATES,
+        WIDGETS,
+    ]
+
+
+def run_stages(article: Article, paths: list[str]) -> tuple[Article, dict[str, Any]]:
+    crawler = get_crawler()
+    for path in paths:
+        article = load_object(path).from_crawler(crawler).process_item(article)
+    return article, crawler.stats.get_stats()
+
+
+@pytest.mark.parametrize("path", demo_article_paths())
+def test_precleaned_article_and_stats_equal_those_of_the_stages_in_the_reactor(
+    path: str,
+) -> None:
+    stages = [NORMALIZE, DUPLICATES, WIDGETS]
+    page = demo_page(path)
+    extracted = extract_html(page.html, page.final_url, "balanced")
+    assert extracted is not None
+    plain, plain_stats = run_stages(article_from(page, extracted, audit=True), stages)
+    early = extract_page(page, "balanced", True, stages, DEFAULT_EXTRACT_FUNCTION)
+    assert early is not None and early.precleaned == ["normalize", "duplicates", "widgets"]
+    counted, counted_stats = run_stages(early, stages)
+    assert counted.to_record() == plain.to_record()
+    assert counted_stats == plain_stats
+
+
+def test_a_stage_that_fails_in_the_worker_is_failed_again_and_reported_by_its_pipeline() -> None:
+    path = demo_article_paths()[0]
+    stages = [NORMALIZE, FAILING, WIDGETS]
+    good = extract_page(demo_page(path), "balanced", False, stages, DEFAULT_EXTRACT_FUNCTION)
+    assert good is not None and good.precleaned == ["normalize", "failing", "widgets"]
+    bad = extract_page(demo_page(path, FAIL), "balanced", False, stages, DEFAULT_EXTRACT_FUNCTION)
+    assert bad is not None and bad.precleaned == ["normalize"]  # the rest is left to Scrapy
+    crawler = get_crawler()
+    failing = load_object(FAILING).from_crawler(crawler)
+    with pytest.raises(DropItem, match="stage bug on purpose"):
+        failing.process_item(bad)
+    assert crawler.stats.get_value("newscrawl/errors/failing") == 1
