@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
 import os
 import random
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -88,7 +88,11 @@ MAX_REPETITIONS = 2
 EXTENSIVE_DATE_SEARCH = on
 EXTERNAL_URLS = off
 """
-_TAG = re.compile(r"<[^>]+>")
+_TAG_SPLIT = re.compile(r"(<[^>]+>)")
+_ASCII_SPACE = re.compile(r"[ \t\r\n]+")
+_LINK_OR_META = re.compile(r"<(?:link|meta)\b[^>]*>", re.I)
+_SELF_REFERENCE = re.compile(r"""\b(?:rel=["']?canonical\b|property=["']og:url["'])""", re.I)
+_URL_ATTRIBUTE = re.compile(r"""\b(?:href|content)=["']([^"']+)["']""", re.I)
 ALIAS_HOST = "newscrawl-bench.test"
 HOSTS_SHIM = f"""# newscrawl benchmark: resolve {ALIAS_HOST} to loopback, like a hosts-file entry.
 import socket
@@ -114,31 +118,72 @@ def demo_articles() -> list[str]:
 
 
 def shuffle_words(match: re.Match[str], rng: random.Random) -> str:
-    """One <p>…</p>: the words of its text in another order (markup inside kept as is)."""
+    """One <p>…</p>: the words of each run of its text in another order, markup kept.
+
+    Pages are handled as Latin-1 text (bytes one to one, whatever their real encoding)
+    and words are split on ASCII white space only, so no multi-byte character is cut."""
     opening, body, closing = match.group(1), match.group(2), match.group(3)
-    if _TAG.search(body) or len(body) < 40:
-        return match.group(0)
-    words = body.split()
-    rng.shuffle(words)
-    return f"{opening}{' '.join(words)}{closing}"
+    parts = _TAG_SPLIT.split(body)
+    for i in range(0, len(parts), 2):  # even parts are text, odd ones tags
+        words = _ASCII_SPACE.split(parts[i].strip())
+        if len(parts[i]) >= 40 and len(words) > 3:
+            rng.shuffle(words)
+            parts[i] = f" {' '.join(words)} "
+    return f"{opening}{''.join(parts)}{closing}"
 
 
-def build_site(root: Path, pages: int) -> list[str]:
+def load_models(source: Path | None) -> list[tuple[str, str]]:
+    """(model name, page as Latin-1 text) of the demo articles, or of the saved pages
+    (.html, .html.gz) in `source`."""
+    if source is None:
+        return [
+            (path, (DEMO / path.lstrip("/")).read_bytes().decode("latin-1"))
+            for path in demo_articles()
+        ]
+    models = []
+    for file in sorted(source.iterdir()):
+        if file.name.endswith(".html.gz"):
+            models.append((file.name[:-8], gzip.decompress(file.read_bytes()).decode("latin-1")))
+        elif file.name.endswith(".html"):
+            models.append((file.name[:-5], file.read_bytes().decode("latin-1")))
+    if not models:
+        raise SystemExit(f"{source}: no .html or .html.gz pages")
+    return models
+
+
+def own_urls(html: str, model: str, path: str) -> str:
+    """The copy at `path` names itself: the model's path (demo pages, root-relative links)
+    or its canonical link and og:url (saved pages, absolute links to their real site)."""
+    if model.startswith("/"):
+        return html.replace(model, path)  # canonical, og:url, JSON-LD @id
+    for tag in _LINK_OR_META.findall(html):
+        url = _URL_ATTRIBUTE.search(tag) if _SELF_REFERENCE.search(tag) else None
+        if url and url.group(1).strip():
+            html = html.replace(url.group(1), "{{BASE}}" + path)
+    return html
+
+
+def build_site(root: Path, pages: int, source: Path | None = None) -> list[str]:
     """N pages under root/a/, a sitemap listing them; returns their paths."""
-    models = [
-        (path, (DEMO / path.lstrip("/")).read_text(encoding="utf-8")) for path in demo_articles()
-    ]
-    paragraph = re.compile(r"(<p(?:\s[^>]*)?>)(.*?)(</p>)", re.S)
+    models = load_models(source)
+    paragraph = re.compile(r"(<p(?:\s[^>]*)?>)(.*?)(</p>)", re.S | re.I)
     paths = []
     (root / "a").mkdir(parents=True)
     for number in range(pages):
-        model_path, html = models[number % len(models)]
-        path = f"/a/{number:05d}-{Path(model_path).name}"
+        model, html = models[number % len(models)]
+        path = f"/a/{number:05d}-{Path(model).name[:40]}"
+        path += "" if path.endswith(".html") else ".html"
         rng = random.Random(number)
-        html = html.replace(model_path, path)  # canonical, og:url, JSON-LD @id
-        html = re.sub(r"(<title>)(.*?)(</title>)", rf"\g<1>\g<2> ({number})\g<3>", html, count=1)
+        html = own_urls(html, model, path)
+        html = re.sub(
+            r"(<title[^>]*>)(.*?)(</title>)",
+            rf"\g<1>\g<2> ({number})\g<3>",
+            html,
+            count=1,
+            flags=re.S | re.I,
+        )
         html = paragraph.sub(lambda m, rng=rng: shuffle_words(m, rng), html)
-        (root / path.lstrip("/")).write_text(html, encoding="utf-8")
+        (root / path.lstrip("/")).write_bytes(html.encode("latin-1"))
         paths.append(path)
     for asset in ("robots.txt",):
         if (DEMO / asset).exists():
@@ -183,8 +228,8 @@ def start_server(root: Path) -> tuple[subprocess.Popen[str], str]:
     return server, server.stdout.readline().strip()
 
 
-def process_tree_rss(pid: int) -> tuple[int, int]:
-    """Resident bytes of a process and all its descendants (sum, largest), from /proc."""
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
     children: dict[int, list[int]] = defaultdict(list)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -192,15 +237,18 @@ def process_tree_rss(pid: int) -> tuple[int, int]:
         except OSError:
             continue
         children[int(fields[1])].append(int(stat.parent.name))
-    total, largest, todo = 0, 0, [pid]
+    tree, todo = [], [pid]
     while todo:
         current = todo.pop()
+        tree.append(current)
         todo.extend(children.get(current, ()))
-        with contextlib.suppress(OSError, IndexError, ValueError):  # gone meanwhile
-            rss = int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE_SIZE
-            total += rss
-            largest = max(largest, rss)
-    return total, largest
+    return tree
+
+
+def process_rss(pid: int) -> int:
+    with contextlib.suppress(OSError, IndexError, ValueError):  # gone meanwhile
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+    return 0
 
 
 def process_cpu(pid: int) -> float:
@@ -216,23 +264,28 @@ def measure(
     command: list[str], log: Path, stdout: Path | None = None, pythonpath: str = str(ROOT)
 ) -> dict[str, float]:
     """Run a command to the end; wall time, CPU seconds, peak RSS of its process tree."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with log.open("w") as err, (stdout or Path(os.devnull)).open("w") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, "PYTHONPATH": pythonpath}, stdout=out, stderr=err
         )
-        peak, largest, own_cpu = 0, 0, 0.0
+        peak, largest = 0, 0
+        # CPU seconds per process, last sample: resource.getrusage(RUSAGE_CHILDREN) would
+        # miss the extraction workers, which are children of the fork server, not of the
+        # crawler, so their CPU reaches no process we wait for.
+        cpu_by_pid: dict[int, float] = {}
         while process.poll() is None:
-            tree, single = process_tree_rss(process.pid)
-            peak, largest = max(peak, tree), max(largest, single)
-            own_cpu = max(own_cpu, process_cpu(process.pid))
+            tree = process_tree(process.pid)
+            sizes = [process_rss(pid) for pid in tree]
+            peak, largest = max(peak, sum(sizes)), max([largest, *sizes])
+            for pid in tree:
+                cpu_by_pid[pid] = max(cpu_by_pid.get(pid, 0.0), process_cpu(pid))
             time.sleep(SAMPLE_SECONDS)
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}); see {log}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = sum(cpu_by_pid.values())
+    own_cpu = cpu_by_pid.get(process.pid, 0.0)
     return {
         "wall": wall,
         "cpu": cpu,
@@ -307,6 +360,13 @@ def main() -> int:
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help=f"comma-separated: {','.join(VARIANTS)}"
     )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        help="build the site from the saved pages (.html, .html.gz) in this directory "
+        "instead of the demo fixture pages, e.g. "
+        "../shared/datasets/article-extraction-benchmark/html",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -314,7 +374,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown variants: {', '.join(sorted(unknown))}")
     work = Path(tempfile.mkdtemp(prefix="newscrawl-bench-"))
-    build_site(work / "site", args.pages)
+    build_site(work / "site", args.pages, args.models)
     server, base = start_server(work / "site")
     sitemap = f"{base}/sitemap.xml"
     peer_sitemap = alias_sitemap(work / "site", base)

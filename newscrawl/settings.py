@@ -110,6 +110,9 @@ NEWSCRAWL_STATS_FILE = ""
 NEWSCRAWL_RUN_ID = ""
 
 LOG_LEVEL = "INFO"
+# "Dropped"/"Error processing"/"Scraped" log lines name the item's URL instead of printing
+# the item (a dropped Page would put its whole HTML on one log line).
+LOG_FORMATTER = "newscrawl.logformatter.UrlLogFormatter"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 # --- newscrawl ---------------------------------------------------------------------------

@@ -96,6 +96,9 @@ def test_crash_hang_and_error_cost_only_their_page(
     assert "'newscrawl/errors/extract': 1" in log
     for kind, url in [("extract-crash", bad["crash"]), ("extract-timeout", bad["hang"])]:
         assert f"extraction failed for {url} ({kind})" in log
+        # the drop names the page by its URL; the page itself (its HTML) stays out of the log
+        assert f"Dropped {url}: {kind}: " in log
+    assert "<html" not in log.lower() and "Page(" not in log
 
 
 def group_processes(pgid: int) -> list[int]:
