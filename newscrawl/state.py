@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,8 +56,12 @@ STATE_SETTING = "NEWSCRAWL_STATE"
 SQLITE_SCHEMA_VERSION = 1
 
 
+@lru_cache(maxsize=4096)
 def url_key(url: str) -> str:
-    """The form a URL is stored under: w3lib's canonical form (sorted query, no fragment)."""
+    """The form a URL is stored under: w3lib's canonical form (sorted query, no fragment).
+
+    Cached: a crawl asks for the key of each article URL about six times (dupe filter,
+    incremental middleware, articles stage, journal), ~40 µs each without the cache."""
     try:
         return canonicalize_url(url.strip())
     except ValueError:

@@ -40,7 +40,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -146,6 +146,7 @@ class _Worker:
         self.process: Any = None
         self.conn: Connection | None = None
         self.pages = 0  # pages sent to the current process
+        self.flight: deque[_Job] = deque()  # sent to the worker, in order; the head is running
         self.head_since = 0.0  # when the page at the head of the pipe started
         # Written by submit(): wakes this dispatcher while it waits for a result with room
         # in the pipe, so a new page is sent at once (no polling loop taking the GIL).
@@ -190,7 +191,7 @@ class _Worker:
             self._start()  # now, so that interpreter start overlaps the first downloads
         except Exception:
             logger.exception("cannot start extract worker %d", self.number)
-        flight: deque[_Job] = deque()  # sent to the worker, in order; the head is running
+        flight = self.flight
         stopping = False
         while flight or not stopping:
             try:
@@ -341,7 +342,12 @@ class ExtractorPool:
             raise PoolClosed("the extract pool is closed")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.jobs.put((args, future))
-        self._nudge()
+        # Only a dispatcher waiting for a result with room in its pipe needs waking: an idle
+        # one is blocked on the queue itself, a full one looks at the queue after its next
+        # result. (A length read while it changes is harmless: the page is queued before
+        # the read, so a dispatcher that gets room after it finds the page.) On a busy
+        # crawl every pipe is full and no wake-up system call is made.
+        self._nudge(w for w in self._workers if 0 < len(w.flight) < PIPELINE_DEPTH)
         return future
 
     async def run(self, *args: Any) -> Any:
@@ -371,7 +377,7 @@ class ExtractorPool:
                     job[1].cancel()
         for _ in self._workers:
             self.jobs.put(None)
-        self._nudge()
+        self._nudge(self._workers)
         for worker in self._workers:
             worker.thread.join(CLOSE_GRACE_SECONDS + PIPELINE_DEPTH * (self.timeout or 0))
             if worker.thread.is_alive():  # stuck on a page with no timeout: end it
@@ -383,8 +389,8 @@ class ExtractorPool:
                 os.close(worker.wake_r)
                 os.close(worker.wake_w)
 
-    def _nudge(self) -> None:
-        for worker in self._workers:
+    def _nudge(self, workers: Iterable[_Worker]) -> None:
+        for worker in workers:
             with contextlib.suppress(BlockingIOError):  # full: a wake-up is pending anyway
                 os.write(worker.wake_w, b"!")
 
