@@ -63,7 +63,7 @@ PIPELINE_DEPTH = 2
 BACKLOG_PER_WORKER = PIPELINE_DEPTH + 1
 # A worker is replaced after this many pages: trafilatura/lxml keep caches that grow
 # slowly with the variety of pages seen; recycling bounds a long crawl's memory at the
-# cost of one interpreter start (~0.5 s of CPU) per this many pages.
+# cost of one fork and a warm-up page (~0.15 s of CPU) per this many pages.
 PAGES_PER_WORKER = 2000
 # How long close() waits for a worker to finish its page and exit before killing it.
 CLOSE_GRACE_SECONDS = 5.0
@@ -195,9 +195,9 @@ class _Worker:
         stopping = False
         while flight or not stopping:
             try:
-                stopping = self._fill(flight, stopping)
+                stopping = self._fill(stopping)
                 if flight:
-                    self._wait(flight, room=not stopping and len(flight) < PIPELINE_DEPTH)
+                    self._wait(room=not stopping and len(flight) < PIPELINE_DEPTH)
             except Exception as error:  # a bug or a worker that cannot start: these pages only
                 logger.exception("extract worker %d failed", self.number)
                 for job in flight:
@@ -207,9 +207,10 @@ class _Worker:
                 self._stop(kill=True)
         self._stop(kill=False)
 
-    def _fill(self, flight: deque[_Job], stopping: bool) -> bool:
+    def _fill(self, stopping: bool) -> bool:
         """Send queued pages while the pipe has room (blocks for one when idle); True once
         the pool asked this worker to stop."""
+        flight = self.flight
         while not stopping and len(flight) < PIPELINE_DEPTH:
             if flight and self.pages >= PAGES_PER_WORKER:
                 break  # due for recycling: let the pages in flight finish first
@@ -230,10 +231,11 @@ class _Worker:
             ):
                 self._stop(kill=False)
                 self._start()
-            self._send(job, flight)
+            self._send(job)
         return stopping
 
-    def _send(self, job: _Job, flight: deque[_Job]) -> None:
+    def _send(self, job: _Job) -> None:
+        flight = self.flight
         if not flight:
             self.head_since = time.monotonic()
         flight.append(job)
@@ -244,9 +246,10 @@ class _Worker:
         with contextlib.suppress(OSError, ValueError):
             self.conn.send(job.args)
 
-    def _wait(self, flight: deque[_Job], room: bool) -> None:
+    def _wait(self, room: bool) -> None:
         """Wait for the head page's result, or for its timeout, or (while the pipe has room)
         for a new page to send."""
+        flight = self.flight
         assert self.conn is not None and self.process is not None
         timeout = self.pool.timeout
         left = None if timeout is None else max(0.0, self.head_since + timeout - time.monotonic())
@@ -263,7 +266,7 @@ class _Worker:
         if not ready:
             if timeout is not None and time.monotonic() - self.head_since >= timeout:
                 head = flight.popleft()
-                self._restart(flight, kill=True)
+                self._restart(kill=True)
                 head.future.set_exception(ExtractTimeout(f"no result after {timeout:g} s"))
             return
         try:
@@ -279,7 +282,7 @@ class _Worker:
             blamed = head.attempts >= CRASH_ATTEMPTS
             if blamed:
                 flight.popleft()
-            self._restart(flight, kill=True)
+            self._restart(kill=True)
             if blamed:
                 head.future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
             return
@@ -290,14 +293,14 @@ class _Worker:
         else:
             head.future.set_exception(ExtractFailure(value))
 
-    def _restart(self, flight: deque[_Job], kill: bool) -> None:
+    def _restart(self, kill: bool) -> None:
         """A fresh worker, given again the pages the old one had not finished."""
         self._stop(kill=kill)
         self._start()
-        pending = list(flight)
-        flight.clear()
+        pending = list(self.flight)
+        self.flight.clear()
         for job in pending:
-            self._send(job, flight)
+            self._send(job)
 
 
 class ExtractorPool:
