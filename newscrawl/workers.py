@@ -51,8 +51,9 @@ logger = logging.getLogger(__name__)
 # that crashes workers from a worker that was already dead.
 CRASH_ATTEMPTS = 2
 
-# Workers are forks of a clean fork server (see the module docstring), never of the reactor.
-START_METHOD = "forkserver"
+# Workers are forks of a clean fork server (see the module docstring), never of the reactor;
+# where there is no fork server (Windows), spawned interpreters.
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 # Pages in one worker's pipe: the one being extracted and the next, so that the worker goes
 # on at once instead of waiting for its dispatcher thread, which needs the GIL and can wait
 # up to sys.getswitchinterval() (5 ms) for the reactor thread to let it go.
@@ -241,10 +242,15 @@ class _Worker:
         flight.append(job)
         self.pages += 1
         assert self.conn is not None
-        # A worker that died between two pages fails the send; the wait that follows
-        # reads its end of file and handles it as a crash.
-        with contextlib.suppress(OSError, ValueError):
+        try:
             self.conn.send(job.args)
+        except (OSError, ValueError):
+            pass  # the worker died between two pages: the wait that follows reads its end
+            # of file and handles it as a crash
+        except Exception as error:  # the page cannot be pickled; nothing was written
+            flight.pop()
+            self.pages -= 1
+            job.future.set_exception(ExtractFailure(f"cannot send the page: {error!r}"))
 
     def _wait(self, room: bool) -> None:
         """Wait for the head page's result, or for its timeout, or (while the pipe has room)
@@ -322,7 +328,8 @@ class ExtractorPool:
         self.context: Any = multiprocessing.get_context(START_METHOD)
         # Only the first pool of a process sets what its fork server imports; the module of
         # a later pool's function is imported by each of its workers instead.
-        self.context.set_forkserver_preload([__name__, function_path.rpartition(".")[0]])
+        if START_METHOD == "forkserver":
+            self.context.set_forkserver_preload([__name__, function_path.rpartition(".")[0]])
         self.jobs: queue.SimpleQueue[_QueuedJob | None] = queue.SimpleQueue()
         self.pids: list[int] = []  # every worker process ever started, for tests and logs
         self.pending = 0  # pages admitted by run() and not finished yet

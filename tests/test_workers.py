@@ -97,6 +97,22 @@ def test_pages_queued_behind_a_crash_or_hang_in_one_worker_are_not_lost() -> Non
     assert [results[i] for i in (1, 3, 4)] == [good] * 3
 
 
+def test_a_page_that_cannot_be_sent_costs_only_itself() -> None:
+    html, url = page(PAGES[0])
+    good = extract_html(html, url, "balanced")
+
+    async def main(pool: ExtractorPool) -> list[object]:
+        unpicklable = pool.run(html, url, lambda: "a lambda cannot be pickled")
+        runs = [pool.run(html, url, "balanced"), unpicklable, pool.run(html, url, "balanced")]
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    with ExtractorPool(HOOK, workers=1, timeout=2.0) as pool:
+        results = asyncio.run(main(pool))
+        assert len(pool.pids) == 1  # the worker was not blamed, nor replaced
+    assert isinstance(results[1], ExtractFailure) and "cannot send the page" in str(results[1])
+    assert [results[0], results[2]] == [good, good]
+
+
 def test_backlog_is_bounded(pool: ExtractorPool) -> None:
     html, url = page(PAGES[0])
     results = run_all(pool, [(html, f"{url}{SLOW}{n}") for n in range(12)])
