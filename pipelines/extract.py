@@ -341,9 +341,11 @@ def per_page_stages(settings: BaseSettings) -> list[str]:
         if isinstance(component, type) and issubclass(component, ExtractPipeline):
             after_extract = True
         elif after_extract:
-            if not (isinstance(component, type) and issubclass(component, CleaningStage)):
-                break
-            if not component.per_page:
+            if not (
+                isinstance(component, type)
+                and issubclass(component, CleaningStage)
+                and component.per_page
+            ):
                 break
             paths.append(f"{component.__module__}.{component.__qualname__}")
     return paths
@@ -352,9 +354,10 @@ def per_page_stages(settings: BaseSettings) -> list[str]:
 class ExtractPipeline:
     """Page -> Article. A page trafilatura cannot read is dropped, logged and counted.
 
-    With NEWSCRAWL_EXTRACT_WORKERS > 0 the extraction runs in worker processes
-    (newscrawl/workers.py) and `process_item` awaits it, so the reactor keeps downloading;
-    a worker that crashes or hangs on a page costs that page only.
+    With NEWSCRAWL_EXTRACT_WORKERS > 0 the extraction, and the per-page cleaning stages
+    after it (`extract_page`), run in worker processes (newscrawl/workers.py) and
+    `process_item` awaits them, so the reactor keeps downloading; a worker that crashes or
+    hangs on a page costs that page only.
     """
 
     def __init__(
