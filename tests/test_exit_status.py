@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 from newscrawl.commands_scrapy.crawl import CRAWL_FAILED
+from tests.conftest import scrapy_crawl
 from tests.output_helpers import demo_urls, feeds, run_crawl
 
 
@@ -53,3 +54,16 @@ def test_crawl_of_a_dead_port_exits_non_zero(tmp_path: Path) -> None:
 def test_bad_argument_still_exits_1(tmp_path: Path) -> None:
     code, _ = crawl(tmp_path, "not-a-url")
     assert code == 1
+
+
+def test_bad_setting_exits_1_with_one_line_naming_it(tmp_path: Path) -> None:
+    result = scrapy_crawl(
+        "articles",
+        tmp_path / "out.jsonl",
+        *("-a", "urls=http://127.0.0.1:9/a.html"),
+        settings={"NEWSCRAWL_EXTRACT_TIMEOUT": "soon"},
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "cannot start the crawl: NEWSCRAWL_EXTRACT_TIMEOUT='soon': expected a number" in last
+    assert "Traceback" not in result.stderr

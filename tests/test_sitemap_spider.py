@@ -169,8 +169,10 @@ def test_bad_argument_fails_the_crawl_at_start(tmp_path: Path) -> None:
         settings=SETTINGS,
     )
     assert result.returncode == 1
-    # The last line of the output names the argument.
-    assert "-a since='last week': expected a date" in result.stderr.strip().splitlines()[-1]
+    # The last line of the output names the argument, and no traceback comes before it.
+    last = result.stderr.strip().splitlines()[-1]
+    assert "cannot start the crawl: -a since='last week': expected a date" in last
+    assert "Traceback" not in result.stderr
     assert not (tmp_path / "out.jsonl").exists() or not (tmp_path / "out.jsonl").read_text()
 
 

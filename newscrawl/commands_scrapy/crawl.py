@@ -8,11 +8,17 @@ failed outright (no page fetched, and either errors or nothing to fetch at all).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from newscrawl.config import SettingError
 from newscrawl.reporting import FAILED
+from newscrawl.spiders.base import ArgumentError
+
+logger = logging.getLogger(__name__)
 
 # Distinct from Scrapy's 1 (the crawler could not start) and argparse's 2 (usage).
 CRAWL_FAILED = 3
@@ -37,9 +43,25 @@ class Command(ScrapyCrawlCommand):
             )
         assert self.crawler_process
         crawler = self._create_crawler(args[0])
-        self.crawler_process.crawl(crawler, **opts.spargs)
+        started = self.crawler_process.crawl(crawler, **opts.spargs)
+        if isinstance(started, asyncio.Future):
+            started.add_done_callback(report_start_error)
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
             self.exitcode = 1
         elif crawler.stats is not None and crawler.stats.get_value(FAILED):
             self.exitcode = CRAWL_FAILED
+
+
+def report_start_error(task: asyncio.Future[None]) -> None:
+    """A wrong setting or spider argument as one line: its message names what to change.
+
+    Without this, asyncio prints the crawl task's traceback ("Task exception was never
+    retrieved") with the message at its very end. Other errors keep their traceback."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if isinstance(error, (SettingError, ArgumentError)):
+        logger.error("cannot start the crawl: %s", error)
+    elif error is not None:
+        logger.error("the crawl stopped with an error", exc_info=error)
