@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import pytest
 from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
+from newscrawl.fixtures import site_root
 from newscrawl.limits import parse_since
+from newscrawl.localserver import serve_directory
 from newscrawl.spiders.base import ArgumentError
 from newscrawl.spiders.sitemap import SitemapSpider, newest_first, parse_sitemap
 from tests.conftest import scrapy_crawl
@@ -22,6 +25,7 @@ from tests.discovery_helpers import (
     news_expected,
     unique_paths,
 )
+from tests.golden import demo_article_paths
 
 NEWS_SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -142,6 +146,29 @@ def test_without_robots_txt_the_usual_locations_are_tried(site_server: str, tmp_
     base = f"{site_server}/news"
     records, _ = crawl("sitemap", tmp_path / "out.jsonl", f"site={base}/")
     assert unique_paths(records, base) == all_articles()
+
+
+def test_a_sitemap_on_another_host_is_read_and_its_offsite_articles_are_not(
+    tmp_path: Path,
+) -> None:
+    """robots.txt names a sitemap on another host (a CDN, the bare domain): it is fetched;
+    the articles it lists on that other host are not (off-site)."""
+    root = tmp_path / "site"
+    shutil.copytree(site_root("demo"), root)
+    paths = demo_article_paths()
+    with serve_directory(root) as base:
+        other = base.replace("127.0.0.1", "localhost")
+        urls = [f"{base}{path}" for path in paths[:3]] + [f"{other}{paths[3]}"]
+        (root / "maps").mkdir()
+        (root / "maps" / "sitemap.xml").write_text(
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            + "".join(f"<url><loc>{url}</loc></url>" for url in urls)
+            + "</urlset>",
+            encoding="utf-8",
+        )
+        (root / "robots.txt").write_text(f"Sitemap: {other}/maps/sitemap.xml\n")
+        records, _ = crawl("sitemap", tmp_path / "out.jsonl", f"site={base}/")
+    assert sorted(r["url"] for r in records) == sorted(urls[:3])
 
 
 @pytest.mark.parametrize(

@@ -139,9 +139,10 @@ class SitemapSpider(DiscoverySpider):
             )
 
     def sitemap_request(self, url: str) -> Request:
-        return discovery_request(
-            url, self.parse_sitemap, meta={"download_maxsize": SITEMAP_MAXSIZE}
-        )
+        # A sitemap the site names (robots.txt, its own index) may live on another host, a
+        # CDN or the bare domain; the articles it lists are still held to allowed_domains.
+        meta = {"download_maxsize": SITEMAP_MAXSIZE, "allow_offsite": True}
+        return discovery_request(url, self.parse_sitemap, meta=meta)
 
     def usual_sitemaps(self) -> Iterator[Request]:
         assert self.site
