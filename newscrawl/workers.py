@@ -74,6 +74,11 @@ class ExtractCrash(RuntimeError):
     """The worker process died while extracting this page (segfault, os._exit, OOM kill)."""
 
 
+class WorkerStartFailed(ExtractCrash):
+    """No worker process could be started (the system refused a process, a pipe or the fork
+    server): the page was not tried."""
+
+
 class ExtractTimeout(RuntimeError):
     """The page took longer than the per-page timeout; its worker was killed and replaced."""
 
@@ -159,14 +164,17 @@ class _Worker:
         )
 
     def _start(self) -> None:
-        parent_end, child_end = self.pool.context.Pipe(duplex=True)
-        process = self.pool.context.Process(
-            target=_worker_main,
-            args=(child_end, self.pool.function_path),
-            name=f"newscrawl-extract-{self.number}",
-            daemon=True,
-        )
-        process.start()
+        try:
+            parent_end, child_end = self.pool.context.Pipe(duplex=True)
+            process = self.pool.context.Process(
+                target=_worker_main,
+                args=(child_end, self.pool.function_path),
+                name=f"newscrawl-extract-{self.number}",
+                daemon=True,
+            )
+            process.start()
+        except Exception as error:
+            raise WorkerStartFailed(f"cannot start a worker process: {error!r}") from error
         child_end.close()  # the child holds its own copy; ours would hide its death (no EOF)
         self.process, self.conn, self.pages = process, parent_end, 0
         self.pool._started(process.pid)
@@ -190,8 +198,8 @@ class _Worker:
     def _run(self) -> None:
         try:
             self._start()  # now, so that interpreter start overlaps the first downloads
-        except Exception:
-            logger.exception("cannot start extract worker %d", self.number)
+        except WorkerStartFailed as error:
+            logger.warning("extract worker %d: %s", self.number, error)
         flight = self.flight
         stopping = False
         while flight or not stopping:
@@ -200,10 +208,12 @@ class _Worker:
                 if flight:
                     self._wait(room=not stopping and len(flight) < PIPELINE_DEPTH)
             except Exception as error:  # a bug or a worker that cannot start: these pages only
-                logger.exception("extract worker %d failed", self.number)
+                if not isinstance(error, WorkerStartFailed):
+                    logger.exception("extract worker %d failed", self.number)
+                    error = ExtractCrash(f"cannot run a worker: {error!r}")
                 for job in flight:
                     if not job.future.done():
-                        job.future.set_exception(ExtractCrash(f"cannot run a worker: {error!r}"))
+                        job.future.set_exception(error)
                 flight.clear()
                 self._stop(kill=True)
         self._stop(kill=False)
@@ -231,7 +241,11 @@ class _Worker:
                 or not self.process.is_alive()
             ):
                 self._stop(kill=False)
-                self._start()
+                try:
+                    self._start()
+                except WorkerStartFailed as error:
+                    job.future.set_exception(error)
+                    continue
             self._send(job)
         return stopping
 
@@ -272,8 +286,10 @@ class _Worker:
         if not ready:
             if timeout is not None and time.monotonic() - self.head_since >= timeout:
                 head = flight.popleft()
-                self._restart(kill=True)
-                head.future.set_exception(ExtractTimeout(f"no result after {timeout:g} s"))
+                try:
+                    self._restart(kill=True)
+                finally:  # even when no replacement starts: the page is done either way
+                    head.future.set_exception(ExtractTimeout(f"no result after {timeout:g} s"))
             return
         try:
             status, value = self.conn.recv()
@@ -288,9 +304,12 @@ class _Worker:
             blamed = head.attempts >= CRASH_ATTEMPTS
             if blamed:
                 flight.popleft()
-            self._restart(kill=True)
-            if blamed:
-                head.future.set_exception(ExtractCrash(f"worker process died (exit code {code})"))
+            try:
+                self._restart(kill=True)
+            finally:
+                if blamed:
+                    died = ExtractCrash(f"worker process died (exit code {code})")
+                    head.future.set_exception(died)
             return
         head = flight.popleft()
         self.head_since = time.monotonic()  # the next page in the pipe starts now

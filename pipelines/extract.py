@@ -28,7 +28,15 @@ from trafilatura.xml import xmltotxt
 from newscrawl.config import SettingError, get_bool, get_choice, get_float, get_int
 from newscrawl.dates import iso_datetime
 from newscrawl.items import Article, Page
-from newscrawl.workers import ExtractCrash, ExtractorPool, ExtractTimeout, cpu_count, load_function
+from newscrawl.workers import (
+    ExtractCrash,
+    ExtractorPool,
+    ExtractTimeout,
+    PoolClosed,
+    WorkerStartFailed,
+    cpu_count,
+    load_function,
+)
 from pipelines.base import CleaningStage
 
 logger = logging.getLogger(__name__)
@@ -421,10 +429,7 @@ class ExtractPipeline:
             return item
         job = (item, self.mode, self.audit, self.stages, self.function_path)
         try:
-            if self.pool is None:
-                article = extract_page(*job)
-            else:
-                article = await self.pool.run(*job)
+            article = await self._extract(job)
         except ExtractTimeout as error:  # the worker was killed and replaced
             self._fail(item, "extract-timeout", error)
         except ExtractCrash as error:  # the worker died and was replaced
@@ -435,6 +440,27 @@ class ExtractPipeline:
             self._inc("newscrawl/dropped/extract:no-text")
             raise DropItem(f"extract: no article text found in {item.final_url}", log_level="INFO")
         return article
+
+    async def _extract(self, job: tuple[Any, ...]) -> Article | None:
+        if self.pool is not None:
+            try:
+                return await self.pool.run(*job)
+            except WorkerStartFailed as error:
+                self._extract_inline_from_now(error)
+            except PoolClosed:
+                pass  # closed meanwhile (see below, or at shutdown): this page inline
+        return extract_page(*job)
+
+    def _extract_inline_from_now(self, error: WorkerStartFailed) -> None:
+        """No worker process can be started here (a sandbox without process or pipe
+        support, a process limit): extract in the reactor thread, on one core, rather than
+        drop every page."""
+        if self.pool is None:
+            return  # another page found out first
+        pool, self.pool = self.pool, None
+        self._inc("newscrawl/errors/extract-workers")
+        logger.error("%s; extracting inline (one core) for the rest of the crawl", error)
+        pool.close()  # its queued pages fail the same way and come back here, inline
 
     def _fail(self, item: Page, kind: str, error: Exception) -> NoReturn:
         self._inc(f"newscrawl/errors/{kind}")

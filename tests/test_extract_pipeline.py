@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import os
 import shutil
 import signal
@@ -17,7 +19,9 @@ from scrapy.utils.test import get_crawler
 
 from newscrawl.config import SettingError
 from newscrawl.fixtures import site_root
+from newscrawl.items import Page
 from newscrawl.localserver import serve_directory
+from newscrawl.workers import START_METHOD
 from pipelines.extract import ExtractPipeline
 from tests.conftest import ROOT, read_jsonl, scrapy_crawl
 from tests.extract_hooks import CRASH, FAIL, HANG, SLOW
@@ -172,6 +176,43 @@ def test_bad_settings_fail_at_start_naming_the_setting(name: str, value: str) ->
     crawler = get_crawler(settings_dict={name: value})
     with pytest.raises(SettingError, match=name):
         ExtractPipeline.from_crawler(crawler)
+
+
+def test_where_no_worker_can_start_pages_are_extracted_inline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(process: Any) -> None:
+        raise OSError("no new processes in this sandbox")
+
+    monkeypatch.setattr(multiprocessing.get_context(START_METHOD).Process, "start", refuse)
+    crawler = get_crawler(settings_dict={"NEWSCRAWL_EXTRACT_WORKERS": 2})
+    pipeline = ExtractPipeline.from_crawler(crawler)
+    pipeline.open_spider()
+    pages = [
+        Page(
+            url,
+            url,
+            200,
+            (site_root("demo") / path.lstrip("/")).read_text(encoding="utf-8"),
+            "2026-11-25T00:00:00+00:00",
+            "test",
+            "urls",
+        )
+        for path in demo_article_paths()[:6]
+        for url in [f"https://demo.example.org{path}"]
+    ]
+
+    async def main() -> list[Any]:
+        return await asyncio.gather(*(pipeline.process_item(page) for page in pages))
+
+    try:
+        articles = asyncio.run(main())
+    finally:
+        pipeline.close_spider()
+    assert [a.url for a in articles] == [p.url for p in pages]
+    assert all(a.paragraphs for a in articles)
+    assert pipeline.pool is None
+    assert crawler.stats.get_value("newscrawl/errors/extract-workers") == 1
 
 
 def test_default_workers_is_cpu_count() -> None:
