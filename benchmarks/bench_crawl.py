@@ -125,7 +125,7 @@ def shuffle_words(match: re.Match[str], rng: random.Random) -> str:
     opening, body, closing = match.group(1), match.group(2), match.group(3)
     parts = _TAG_SPLIT.split(body)
     for i in range(0, len(parts), 2):  # even parts are text, odd ones tags
-        words = _ASCII_SPACE.split(parts[i].strip())
+        words = _ASCII_SPACE.split(parts[i].strip(" \t\r\n"))  # not str.strip(): \x85, \xa0
         if len(parts[i]) >= 40 and len(words) > 3:
             rng.shuffle(words)
             parts[i] = f" {' '.join(words)} "
@@ -159,7 +159,9 @@ def own_urls(html: str, model: str, path: str) -> str:
     for tag in _LINK_OR_META.findall(html):
         url = _URL_ATTRIBUTE.search(tag) if _SELF_REFERENCE.search(tag) else None
         if url and url.group(1).strip():
-            html = html.replace(url.group(1), "{{BASE}}" + path)
+            own = "{{BASE}}" + path
+            for quote in "\"'":  # the URL as a whole attribute or JSON value, not a prefix
+                html = html.replace(f"{quote}{url.group(1)}{quote}", f"{quote}{own}{quote}")
     return html
 
 

@@ -157,9 +157,10 @@ NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD = 0.8
 # pages are parsed (docs/performance.md). "auto" (default): one per CPU this process may
 # use; 0: extract inline in the reactor thread (no child processes; slower).
 NEWSCRAWL_EXTRACT_WORKERS = "auto"
-# Seconds one page may take in a worker before the worker is killed and replaced; the
-# page is dropped and counted (newscrawl/errors/extract-timeout). 0: no limit. Not
-# enforced when NEWSCRAWL_EXTRACT_WORKERS=0.
+# Seconds one page may take in a worker (extraction and the per-page cleaning stages run
+# there) before the worker is killed and replaced; the page is dropped and counted
+# (newscrawl/errors/extract-timeout). 0: no limit. Not enforced when
+# NEWSCRAWL_EXTRACT_WORKERS=0.
 NEWSCRAWL_EXTRACT_TIMEOUT = 30.0
 # Dotted path of the function workers run, (html, url, mode) -> dict | None. Only tests
 # change it (to a function that crashes or hangs on purpose).

@@ -88,7 +88,7 @@ class ExtractFailure(RuntimeError):
 
 
 class PoolClosed(RuntimeError):
-    """The pool was closed before this page got its turn."""
+    """The pool was closed before this page was done."""
 
 
 def cpu_count() -> int:
@@ -110,15 +110,31 @@ def load_function(path: str) -> Callable[..., Any]:
     return function
 
 
-def _worker_main(conn: Connection, function_path: str) -> None:
-    """Worker loop: receive (args), send ("ok", result) or ("error", text); None stops it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    function = load_function(function_path)
+def _receive_all(conn: Connection, inbox: queue.SimpleQueue[Any]) -> None:
+    """Move every job from the pipe into `inbox` as it arrives; None when the parent is gone.
+
+    A page larger than the pipe's buffer (~180 KB, a common size for news HTML) sent while
+    this worker is busy would otherwise block its dispatcher in send() until the current
+    page is done: no timeout check meanwhile, and a deadlock when the current page's
+    result is that large too (each side blocked in send to the other)."""
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
-            return  # the parent is gone
+            job = None  # the parent is gone
+        inbox.put(job)
+        if job is None:
+            return
+
+
+def _worker_main(conn: Connection, function_path: str) -> None:
+    """Worker loop: receive (args), send ("ok", result) or ("error", text); None stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    function = load_function(function_path)
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    threading.Thread(target=_receive_all, args=(conn, inbox), daemon=True).start()
+    while True:
+        job = inbox.get()
         if job is None:
             return
         try:
@@ -164,8 +180,9 @@ class _Worker:
         )
 
     def _start(self) -> None:
+        ends: tuple[Connection, ...] = ()
         try:
-            parent_end, child_end = self.pool.context.Pipe(duplex=True)
+            ends = parent_end, child_end = self.pool.context.Pipe(duplex=True)
             process = self.pool.context.Process(
                 target=_worker_main,
                 args=(child_end, self.pool.function_path),
@@ -174,10 +191,12 @@ class _Worker:
             )
             process.start()
         except Exception as error:
-            raise WorkerStartFailed(f"cannot start a worker process: {error!r}") from error
+            for end in ends:
+                end.close()
+            raise WorkerStartFailed(f"cannot start a worker process: {error!r}") from None
         child_end.close()  # the child holds its own copy; ours would hide its death (no EOF)
         self.process, self.conn, self.pages = process, parent_end, 0
-        self.pool._started(process.pid)
+        self.pool._started(process.pid, +1)
 
     def _stop(self, kill: bool) -> None:
         """Ask the worker to exit (or kill it) and reap it."""
@@ -185,6 +204,7 @@ class _Worker:
         self.process = self.conn = None
         if process is None or conn is None:
             return
+        self.pool._started(None, -1)
         if not kill:
             with contextlib.suppress(OSError, ValueError):  # already dead: reaped below
                 conn.send(None)
@@ -210,10 +230,15 @@ class _Worker:
             except Exception as error:  # a bug or a worker that cannot start: these pages only
                 if not isinstance(error, WorkerStartFailed):
                     logger.exception("extract worker %d failed", self.number)
-                    error = ExtractCrash(f"cannot run a worker: {error!r}")
                 for job in flight:
-                    if not job.future.done():
-                        job.future.set_exception(error)
+                    if job.future.done():
+                        continue
+                    # "not tried" only for a page no worker has died on: the caller may run
+                    # such a page elsewhere, not one that may be what killed the worker.
+                    if isinstance(error, WorkerStartFailed) and not job.attempts:
+                        job.future.set_exception(WorkerStartFailed(str(error)))
+                    else:
+                        job.future.set_exception(ExtractCrash(f"cannot run a worker: {error}"))
                 flight.clear()
                 self._stop(kill=True)
         self._stop(kill=False)
@@ -296,6 +321,12 @@ class _Worker:
         except (EOFError, OSError):
             self.process.join(1.0)
             code = self.process.exitcode
+            if self.pool.closed:  # killed by close(): no replacement, no retry
+                self._stop(kill=True)
+                for job in flight:
+                    job.future.set_exception(PoolClosed("the extract pool was closed"))
+                flight.clear()
+                return
             head = flight[0]
             head.attempts += 1
             # A worker killed just before this page (its death not yet visible to
@@ -351,23 +382,25 @@ class ExtractorPool:
             self.context.set_forkserver_preload([__name__, function_path.rpartition(".")[0]])
         self.jobs: queue.SimpleQueue[_QueuedJob | None] = queue.SimpleQueue()
         self.pids: list[int] = []  # every worker process ever started, for tests and logs
+        self.running = 0  # worker processes started and not stopped since
         self.pending = 0  # pages admitted by run() and not finished yet
         self.peak_pending = 0
         self._semaphore: asyncio.Semaphore | None = None
-        self._closed = False
+        self.closed = False
         self._lock = threading.Lock()
         self._workers = [_Worker(self, number) for number in range(workers)]
         for worker in self._workers:
             worker.thread.start()
 
-    def _started(self, pid: int | None) -> None:
+    def _started(self, pid: int | None, change: int) -> None:
         with self._lock:
             if pid is not None:
                 self.pids.append(pid)
+            self.running += change
 
     def submit(self, *args: Any) -> concurrent.futures.Future[Any]:
         """Queue one call; the future fails with ExtractCrash/ExtractTimeout/ExtractFailure."""
-        if self._closed:
+        if self.closed:
             raise PoolClosed("the extract pool is closed")
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.jobs.put((args, future))
@@ -393,9 +426,9 @@ class ExtractorPool:
 
     def close(self, cancel_pending: bool = False) -> None:
         """Stop every worker (after the queued pages, unless `cancel_pending`) and reap it."""
-        if self._closed:
+        if self.closed:
             return
-        self._closed = True
+        self.closed = True
         if cancel_pending:
             while True:
                 try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from functools import cache
 from typing import Any, NoReturn
@@ -328,8 +329,8 @@ def extract_page(
         return None
     article = article_from(page, extracted, audit)
     for path in stages:
-        stage = _loaded(path)
         try:
+            stage = _loaded(path)
             kept, removed = stage.clean(article)
         except Exception:
             break
@@ -341,8 +342,11 @@ def extract_page(
 def per_page_stages(settings: BaseSettings) -> list[str]:
     """Dotted paths of the `per_page` cleaning stages that directly follow extract in
     ITEM_PIPELINES: those `extract_page` may apply. A stage that needs the crawl's state
-    (templates) ends the run, so the order of the stages never changes."""
+    (templates) ends the run, so the order of the stages never changes. `per_page` must be
+    set by the class itself (a subclass may read settings its parent did not), and a
+    stage name may appear once (the reactor side counts removals by name)."""
     paths: list[str] = []
+    names: set[str] = set()
     after_extract = False
     for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES")):
         component = load_object(entry)
@@ -352,9 +356,11 @@ def per_page_stages(settings: BaseSettings) -> list[str]:
             if not (
                 isinstance(component, type)
                 and issubclass(component, CleaningStage)
-                and component.per_page
+                and vars(component).get("per_page") is True
+                and component.stage not in names
             ):
                 break
+            names.add(component.stage)
             paths.append(f"{component.__module__}.{component.__qualname__}")
     return paths
 
@@ -414,9 +420,31 @@ class ExtractPipeline:
         )
 
     def open_spider(self) -> None:
+        self.stages = self._built(self.stages)
         if self.workers > 0 and self.pool is None:
             self.pool = ExtractorPool(EXTRACT_PAGE, self.workers, self.timeout)
-            logger.info("extracting in %d worker processes", self.workers)
+            logger.info(
+                "extracting in %d worker processes, cleaning stages %s there too",
+                self.workers,
+                ", ".join(load_object(path).stage for path in self.stages) or "(none)",
+            )
+
+    def _built(self, stages: tuple[str, ...]) -> tuple[str, ...]:
+        """`stages` up to the first one Scrapy did not build right after this pipeline (a
+        stage whose from_crawler raised NotConfigured is not in the crawl)."""
+        try:
+            built = self.crawler.engine.scraper.itemproc.middlewares
+        except (RuntimeError, AttributeError):  # no engine: not in a crawl
+            built = ()
+        if self not in built:
+            return stages  # not in a crawl (tests, tools): as ITEM_PIPELINES says
+        following = built[built.index(self) + 1 :]
+        kept = []
+        for path, component in zip(stages, following, strict=False):
+            if load_object(path) is not type(component):
+                break
+            kept.append(path)
+        return tuple(kept)
 
     def close_spider(self) -> None:
         """Stop and reap the workers: at crawl end and after Ctrl-C (Scrapy closes the spider)."""
@@ -445,22 +473,24 @@ class ExtractPipeline:
         if self.pool is not None:
             try:
                 return await self.pool.run(*job)
-            except WorkerStartFailed as error:
-                self._extract_inline_from_now(error)
+            except WorkerStartFailed as error:  # this page was not tried: inline, below
+                if self.pool is not None and not self.pool.running:
+                    self._extract_inline_from_now(error)
             except PoolClosed:
                 pass  # closed meanwhile (see below, or at shutdown): this page inline
         return extract_page(*job)
 
     def _extract_inline_from_now(self, error: WorkerStartFailed) -> None:
-        """No worker process can be started here (a sandbox without process or pipe
-        support, a process limit): extract in the reactor thread, on one core, rather than
-        drop every page."""
-        if self.pool is None:
-            return  # another page found out first
+        """No worker process is running and none can be started (a sandbox without
+        process or pipe support, a process limit): extract in the reactor thread, on one
+        core, rather than drop every page."""
+        assert self.pool is not None
         pool, self.pool = self.pool, None
         self._inc("newscrawl/errors/extract-workers")
         logger.error("%s; extracting inline (one core) for the rest of the crawl", error)
-        pool.close()  # its queued pages fail the same way and come back here, inline
+        # Its queued pages fail the same way and come back here, inline; closing joins the
+        # dispatcher threads, which must not hold up the reactor.
+        threading.Thread(target=pool.close, name="extract-pool-close", daemon=True).start()
 
     def _fail(self, item: Page, kind: str, error: Exception) -> NoReturn:
         self._inc(f"newscrawl/errors/{kind}")

@@ -15,6 +15,7 @@ from typing import Any
 from newscrawl.items import Article
 from pipelines.base import CleaningStage, Removed
 from pipelines.extract import extract_html
+from pipelines.widgets import WidgetsPipeline
 
 CRASH = "x-crash-x"  # the worker process dies, as on a segfault or an OOM kill
 HANG = "x-hang-x"  # the worker never answers
@@ -46,3 +47,13 @@ class FailingStage(CleaningStage):
         if FAIL in article.final_url:
             raise RuntimeError("stage bug on purpose")
         return article.paragraphs, []
+
+
+class InheritingWidgets(WidgetsPipeline):
+    """Inherits `per_page` without declaring it: it might read settings its parent does not."""
+
+
+class SecondWidgets(WidgetsPipeline):
+    """Declares `per_page` but keeps its parent's stage name."""
+
+    per_page = True

@@ -78,6 +78,7 @@ def test_pool_and_inline_give_identical_records(
     assert len(inline) == len(articles)
     assert by_url(pooled) == by_url(inline)
     assert "extracting in 2 worker processes" in result.stderr
+    assert "cleaning stages normalize, duplicates, widgets there too" in result.stderr
 
 
 def test_crash_hang_and_error_cost_only_their_page(

@@ -52,6 +52,11 @@ def test_the_run_of_per_page_stages_after_extract_goes_to_the_worker() -> None:
         DUPLICATES,
         WIDGETS,
     ]
+    # `per_page` must be the class's own word, and a stage name may appear once
+    inheriting = {**full, WIDGETS: None, "tests.extract_hooks.InheritingWidgets": 400}
+    assert stages_of(inheriting) == [NORMALIZE, DUPLICATES]
+    second = {**full, "tests.extract_hooks.SecondWidgets": 450}
+    assert stages_of(second) == [NORMALIZE, DUPLICATES, WIDGETS]
 
 
 def run_stages(article: Article, paths: list[str]) -> tuple[Article, dict[str, Any]]:

@@ -20,6 +20,7 @@ from newscrawl.workers import (
     ExtractFailure,
     ExtractorPool,
     ExtractTimeout,
+    PoolClosed,
     load_function,
     wait_for_item_room,
 )
@@ -95,6 +96,34 @@ def test_pages_queued_behind_a_crash_or_hang_in_one_worker_are_not_lost() -> Non
     assert isinstance(results[0], ExtractCrash)
     assert isinstance(results[2], ExtractTimeout)
     assert [results[i] for i in (1, 3, 4)] == [good] * 3
+
+
+def test_a_page_larger_than_the_pipe_behind_a_hung_page_is_not_stuck() -> None:
+    """The second page in a worker's pipe is bigger than the pipe's buffer: sending it must
+    not wait for the hung page, or that page's timeout would never be checked."""
+    html, url = page(PAGES[0])
+    big = html.replace("</body>", f"<!-- {'x' * 400_000} --></body>")
+    good = extract_html(big, url, "balanced")
+
+    async def main(pool: ExtractorPool) -> list[object]:
+        runs = [pool.run(html, url + HANG, "balanced"), pool.run(big, url, "balanced")]
+        return await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 30)
+
+    with ExtractorPool(HOOK, workers=1, timeout=1.0) as pool:
+        results = asyncio.run(main(pool))
+    assert isinstance(results[0], ExtractTimeout)
+    assert results[1] == good
+
+
+def test_close_ends_a_page_that_has_no_timeout() -> None:
+    html, url = page(PAGES[0])
+    pool = ExtractorPool(HOOK, workers=1, timeout=None)
+    hung = pool.submit(html, url + HANG, "balanced")
+    time.sleep(0.5)
+    pool.close(cancel_pending=True)
+    assert isinstance(hung.exception(timeout=5), PoolClosed)
+    assert not [pid for pid in pool.pids if alive(pid)]
+    assert len(pool.pids) == 1  # killed by close(): not replaced
 
 
 def test_a_page_that_cannot_be_sent_costs_only_itself() -> None:

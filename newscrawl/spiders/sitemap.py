@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
 from scrapy.http import Response
@@ -138,10 +138,11 @@ class SitemapSpider(DiscoverySpider):
                 dont_filter=True,
             )
 
-    def sitemap_request(self, url: str) -> Request:
-        # A sitemap the site names (robots.txt, its own index) may live on another host, a
-        # CDN or the bare domain; the articles it lists are still held to allowed_domains.
-        meta = {"download_maxsize": SITEMAP_MAXSIZE, "allow_offsite": True}
+    def sitemap_request(self, url: str, named_by_site: bool = True) -> Request:
+        """A sitemap the site names (robots.txt, -a sitemap=, an index on the same host) may
+        live on another host, a CDN or the bare domain; the articles it lists are still
+        held to allowed_domains."""
+        meta = {"download_maxsize": SITEMAP_MAXSIZE, "allow_offsite": named_by_site}
         return discovery_request(url, self.parse_sitemap, meta=meta)
 
     def usual_sitemaps(self) -> Iterator[Request]:
@@ -185,7 +186,8 @@ class SitemapSpider(DiscoverySpider):
                 if not is_recent(entry.lastmod, self.since):
                     self.count("skipped/sitemap:older-than-since")
                 elif not self.budget.exhausted:
-                    yield self.sitemap_request(entry.loc)
+                    same_host = urlsplit(entry.loc).hostname == urlsplit(response.url).hostname
+                    yield self.sitemap_request(entry.loc, named_by_site=same_host)
             return
         for entry in newest_first(sitemap.entries):
             request = self.article_for(entry.loc, entry.date, entry.hints(), "sitemap")
