@@ -160,7 +160,8 @@ class _Job:
 
 
 class _Worker:
-    """One worker process and the dispatcher thread that feeds it one page at a time."""
+    """One worker process and the dispatcher thread that feeds it (PIPELINE_DEPTH pages in its
+    pipe at most) and hands its results back."""
 
     def __init__(self, pool: ExtractorPool, number: int) -> None:
         self.pool = pool
