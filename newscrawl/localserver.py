@@ -137,9 +137,11 @@ class FixtureHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_directory(root: Path, host: str = "127.0.0.1") -> Iterator[str]:
+def serve_directory(
+    root: Path, host: str = "127.0.0.1", handler: type[FixtureHandler] = FixtureHandler
+) -> Iterator[str]:
     """Serve `root` on a free port of `host` in a thread; yields the base URL."""
-    server = ThreadingHTTPServer((host, 0), functools.partial(FixtureHandler, directory=str(root)))
+    server = ThreadingHTTPServer((host, 0), functools.partial(handler, directory=str(root)))
     server.daemon_threads = True
     base_url = f"http://{host}:{server.server_address[1]}"
     server.base_url = base_url  # type: ignore[attr-defined]

@@ -197,7 +197,7 @@ class _Worker:
             raise WorkerStartFailed(f"cannot start a worker process: {error!r}") from None
         child_end.close()  # the child holds its own copy; ours would hide its death (no EOF)
         self.process, self.conn, self.pages = process, parent_end, 0
-        self.pool._started(process.pid, +1)
+        self.pool._started(process.pid)
 
     def _stop(self, kill: bool) -> None:
         """Ask the worker to exit (or kill it) and reap it."""
@@ -205,7 +205,7 @@ class _Worker:
         self.process = self.conn = None
         if process is None or conn is None:
             return
-        self.pool._started(None, -1)
+        self.pool._stopped()
         if not kill:
             with contextlib.suppress(OSError, ValueError):  # already dead: reaped below
                 conn.send(None)
@@ -393,11 +393,14 @@ class ExtractorPool:
         for worker in self._workers:
             worker.thread.start()
 
-    def _started(self, pid: int | None, change: int) -> None:
+    def _started(self, pid: int) -> None:
         with self._lock:
-            if pid is not None:
-                self.pids.append(pid)
-            self.running += change
+            self.pids.append(pid)
+            self.running += 1
+
+    def _stopped(self) -> None:
+        with self._lock:
+            self.running -= 1
 
     def submit(self, *args: Any) -> concurrent.futures.Future[Any]:
         """Queue one call; the future fails with ExtractCrash/ExtractTimeout/ExtractFailure."""

@@ -310,7 +310,7 @@ def article_from(page: Page, extracted: dict[str, Any], audit: bool) -> Article:
 @cache
 def _loaded(path: str) -> Any:
     """A function, or a stage built without a crawler, by dotted path: once per process."""
-    target = load_object(path)
+    target = load_function(path)
     return target() if isinstance(target, type) else target
 
 

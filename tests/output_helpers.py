@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from newscrawl.fixtures import SITES
-from newscrawl.localserver import FixtureHandler
+from newscrawl.localserver import FixtureHandler, serve_directory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,17 +82,8 @@ class SlowHandler(FixtureHandler):
 def slow_server(delay: float) -> Iterator[str]:
     """Like the `site_server` fixture, but every response waits `delay` seconds."""
     handler = type("Slow", (SlowHandler,), {"delay": delay})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(SITES)))
-    server.daemon_threads = True
-    base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    server.base_url = base_url  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_directory(SITES, handler=handler) as base_url:
         yield base_url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def visible_files(folder: Path) -> list[Path]:

@@ -12,39 +12,13 @@ from pipelines.quality import MIN_WORDS, QualityPipeline, quality_verdict
 
 SENTENCE = "The council approved the new transport budget on Tuesday after a long debate."
 WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "11", "12"]
+NUMBER_WORDS = [*WORDS[:10], "eleven", "twelve"]
 HEADLINES = [
-    f"Headline number {word} about the city council and its budget"
-    for word in [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-    ]
+    f"Headline number {word} about the city council and its budget" for word in NUMBER_WORDS
 ]
 TEASERS = [
     f"Teaser {word} of a story that is cut in the middle of its sentence because the"
-    for word in [
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-    ]
+    for word in NUMBER_WORDS
 ]
 
 
