@@ -78,6 +78,9 @@ class Article:
     captions: list[str] = field(default_factory=list)  # the page's figure captions (not output)
     # Stages already applied in the extraction worker (pipelines/base.py, `per_page`).
     precleaned: list[str] = field(default_factory=list)
+    # The paragraphs' MinHash values (pipelines.articles.Sketches), computed in the
+    # extraction worker for the articles stage; not output.
+    sketches: Any = None
 
     @property
     def text(self) -> str:

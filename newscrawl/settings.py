@@ -42,6 +42,10 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_ENABLED = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control extension (on by default in Scrapy 2.19) starts an HTTP server in
+# every crawl that runs Python code sent to it, and writes its access token to the user's
+# profile. A scheduled news crawl has no use for it; it also cost ~0.1 s of start-up.
+REMOTE_CONTROL_ENABLED = False
 
 # --- Components -----------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES = {

@@ -13,9 +13,11 @@ only that worker is replaced, and the pages queued behind it go to its replaceme
 
 - Start method `forkserver`: forking the process that runs the Twisted/asyncio reactor
   would copy its threads' locks and sockets into the child. The fork server is a clean,
-  single-threaded process that imports the extract function's module once (0.5 s of CPU
-  for trafilatura, lxml and the cleaning rules); every worker, and every replacement of a
-  crashed, hung or recycled one, is a fork of it that starts in milliseconds.
+  single-threaded process that imports the extract function's module and whatever else
+  it is given to preload once (trafilatura, lxml, the cleaning stages and their compiled
+  rules: about 1 s of CPU); every worker, and every replacement of a crashed, hung or
+  recycled one, is a fork of it that starts in milliseconds, warm. `start_fork_server`
+  starts it early, so that this work runs on another core while the crawl is set up.
 - Workers ignore SIGINT: Ctrl-C reaches the whole process group, and the parent, not each
   worker, decides when to stop (Scrapy first finishes the pages in flight).
 - A worker exits on its own when the parent goes away (its pipe reads EOF), so a parent
@@ -108,6 +110,35 @@ def load_function(path: str) -> Callable[..., Any]:
     if not callable(function):
         raise ValueError(f"{path!r} does not name a function")
     return function
+
+
+def start_fork_server(modules: Iterable[str]) -> None:
+    """Start this process's fork server now, importing `modules` in it, unless it runs.
+
+    Called while Scrapy is still setting up the crawl (about a second of imports and
+    component set-up), the fork server's own imports and warm-up run on another core
+    meanwhile instead of after the spider has opened. Only the first call in a process
+    decides what the fork server imports. A fork server that cannot start is left to the
+    pool, which reports it when its first worker fails to start.
+
+    The fork server is started with SIGINT ignored, which it inherits: multiprocessing
+    ignores it there only once the imports are done, and a Ctrl-C (sent by the terminal to
+    the whole process group) during that second would kill it and leave the crawl
+    without workers instead of letting Scrapy finish the pages in flight."""
+    if START_METHOD != "forkserver":
+        return
+    import multiprocessing.forkserver  # POSIX only
+
+    multiprocessing.get_context(START_METHOD).set_forkserver_preload(list(modules))
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except OSError as error:
+        logger.debug("fork server not started early: %r", error)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def _receive_all(conn: Connection, inbox: queue.SimpleQueue[Any]) -> None:
@@ -369,6 +400,7 @@ class ExtractorPool:
         workers: int,
         timeout: float | None = None,
         max_pending: int | None = None,
+        preload: Iterable[str] = (),
     ) -> None:
         if workers < 1:
             raise ValueError("an ExtractorPool needs at least one worker")
@@ -377,10 +409,9 @@ class ExtractorPool:
         self.timeout = timeout or None  # 0/None: wait forever
         self.max_pending = max_pending or workers * BACKLOG_PER_WORKER
         self.context: Any = multiprocessing.get_context(START_METHOD)
-        # Only the first pool of a process sets what its fork server imports; the module of
-        # a later pool's function is imported by each of its workers instead.
-        if START_METHOD == "forkserver":
-            self.context.set_forkserver_preload([__name__, function_path.rpartition(".")[0]])
+        # The fork server of a process is started once, by start_fork_server or the first
+        # pool; a later pool's modules are imported by each of its workers instead.
+        start_fork_server([__name__, function_path.rpartition(".")[0], *preload])
         self.jobs: queue.SimpleQueue[_QueuedJob | None] = queue.SimpleQueue()
         self.pids: list[int] = []  # every worker process ever started, for tests and logs
         self.running = 0  # worker processes started and not stopped since

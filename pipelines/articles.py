@@ -11,6 +11,12 @@ Three checks, cheapest first, each with its drop reason:
   word-shingle Jaccard similarity >= NEWSCRAWL_NEAR_DUPLICATE_THRESHOLD), found through
   locality-sensitive hashing bands so a lookup costs a few index probes, not a scan.
 
+The signature is the MinHash of the body's paragraphs' word shingles, kept per paragraph
+(`Sketches`): the extraction worker computes them next to trafilatura (`prepare`), and
+the stage here only takes the minimum over the paragraphs that the templates stage left,
+so the crawling process spends no CPU on hashing and never imports datasketch (with
+scipy, aiohttp and redis, 0.6 s of start-up).
+
 Within the run the stage keeps its own in-memory index; across runs it asks the state store,
 which only holds articles whose output file was stored (newscrawl/state.py, RunState), so a
 killed run's articles are not mistaken for duplicates of themselves when fetched again.
@@ -23,11 +29,11 @@ import hashlib
 import logging
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
@@ -41,7 +47,9 @@ logger = logging.getLogger(__name__)
 # 0.9-similar rewrite from a different story, at 1 KiB of signature per article.
 NUM_PERM = 128
 # Words per shingle: 5-word runs are rare enough to be distinctive in news prose, short
-# enough that a one-word edit changes only 5 shingles.
+# enough that a one-word edit changes only 5 shingles. Shingles stay within a paragraph (a
+# shorter paragraph is one shingle of all its words), so that removing a paragraph later
+# removes exactly its shingles from the signature.
 SHINGLE_WORDS = 5
 # Default similarity at or above which two texts are one article: a 300-word story
 # re-published with a word changed and a credit line added still scores ~0.9, while two
@@ -56,7 +64,12 @@ MINHASH_SEED = 1
 # signatures change (shingle hashing, permutations): stored fingerprints of another scheme then
 # never share a band with new ones, so they are simply not near-duplicate candidates (exact
 # URL and hash checks still apply). 2: word-hash shingles + datasketch affine32 (was SHA-1).
-MINHASH_SCHEME = 2
+# 3: shingles within paragraphs (they ran across paragraph breaks).
+MINHASH_SCHEME = 3
+# datasketch's MinHashLSH band layout for NEAR_DUPLICATE_THRESHOLD and NUM_PERM: 9 bands of
+# 13 rows. Written out so that the crawling process need not import datasketch to find it;
+# tests check it against MinHashLSH. Other thresholds ask datasketch (band_ranges).
+DEFAULT_BANDS, DEFAULT_ROWS = 9, 13
 
 # Signatures per block of the in-run index (RunIndex): 512 rows of 128 uint32 = 256 KiB.
 SIGNATURE_BLOCK = 512
@@ -76,15 +89,22 @@ _SHIFT = np.uint64(32)
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[bytes]:
-    """Case-folded word n-grams of the text (punctuation and spacing ignored).
+    """Case-folded word n-grams of each paragraph (line) of the text, punctuation and
+    spacing ignored.
 
     The reference definition of what a signature summarises; `shingle_hashes` computes the
     same set's hashes without building it.
     """
-    words = _WORD.findall(text.casefold())
-    if len(words) < size:
-        return {" ".join(words).encode("utf-8")} if words else set()
-    return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+    found: set[bytes] = set()
+    for paragraph in text.split("\n"):
+        words = _WORD.findall(paragraph.casefold())
+        if len(words) < size:
+            found.update({" ".join(words).encode("utf-8")} if words else ())
+        else:
+            found.update(
+                " ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)
+            )
+    return found
 
 
 def shingle_hashes(words: list[str], size: int = SHINGLE_WORDS) -> np.ndarray:
@@ -135,38 +155,89 @@ _CASEFOLD_SPLITTERS = _casefold_splitters()
 @functools.lru_cache(maxsize=4)
 def _permutations(num_perm: int) -> np.ndarray:
     """datasketch's permutation parameters for MINHASH_SEED, drawn once per process."""
+    from datasketch import MinHash  # here: the crawling process does not need it
+
     return MinHash(num_perm=num_perm, seed=MINHASH_SEED).permutations
 
 
-def minhash_signature(text: str, num_perm: int = NUM_PERM) -> np.ndarray | None:
-    """datasketch MinHash values of the text's shingles; None for texts too short to judge."""
-    words = _WORD.findall(text.casefold())
-    # The length rule counts the text's own words; folding only changes that count for a few
-    # characters (checked with one regex scan instead of a second word split).
-    count = len(_WORD.findall(text)) if _CASEFOLD_SPLITTERS.search(text) else len(words)
-    if count < MIN_WORDS_FOR_MINHASH:
-        return None
-    minhash = MinHash(
+def _word_count(paragraph: str, folded_words: list[str]) -> int:
+    """The paragraph's own words: folding changes the count only for a few characters
+    (checked with one regex scan instead of a second word split)."""
+    if _CASEFOLD_SPLITTERS.search(paragraph):
+        return len(_WORD.findall(paragraph))
+    return len(folded_words)
+
+
+@dataclass(frozen=True)
+class Sketches:
+    """The MinHash values of each paragraph's shingles: row i (NUM_PERM uint32) is the
+    MinHash of `paragraphs[i]`; a text's signature is the minimum over its paragraphs' rows
+    (the MinHash of the union of their shingles)."""
+
+    paragraphs: tuple[str, ...]
+    words: tuple[int, ...]  # each paragraph's word count (the length rule counts them)
+    rows: np.ndarray  # shape (len(paragraphs), NUM_PERM), datasketch's affine32 values
+
+    def signature(self, paragraphs: Sequence[str]) -> np.ndarray | None:
+        """The signature of `paragraphs`, which must be some of these paragraphs in their
+        order (a later stage removed the others); None for a text too short to judge.
+        Raises KeyError for a paragraph not sketched here (a later stage rewrote it)."""
+        picked: list[int] = []
+        position = 0
+        for paragraph in paragraphs:
+            try:
+                position = self.paragraphs.index(paragraph, position)
+            except ValueError:
+                raise KeyError(paragraph) from None
+            picked.append(position)
+            position += 1
+        if sum(self.words[i] for i in picked) < MIN_WORDS_FOR_MINHASH:
+            return None
+        return self.rows[picked].min(axis=0)
+
+
+def sketch_paragraphs(paragraphs: Sequence[str], num_perm: int = NUM_PERM) -> Sketches:
+    """Per-paragraph MinHash values of a body, with datasketch."""
+    from datasketch import MinHash
+
+    # The values fed to datasketch are already hashes: its hash function is the identity.
+    empty = MinHash(
         num_perm=num_perm,
         seed=MINHASH_SEED,
-        hashfunc=int,  # identity: the values fed to datasketch are already hashes
+        hashfunc=int,
         permutations=_permutations(num_perm),
         scheme="affine32",
     )
-    if words:  # fewer words than a shingle (folding can merge words): one shingle of all
-        # Distinct values only (a page repeating its paragraphs repeats shingles), fed in
-        # slices: datasketch builds a (values x num_perm) matrix per call.
-        hashes = shingle_hashes(words, min(SHINGLE_WORDS, len(words)))
-        if len(hashes) > MINHASH_BATCH:  # dedup costs more than it saves on a usual page
-            hashes = np.unique(hashes)
-        for start in range(0, len(hashes), MINHASH_BATCH):
-            minhash.update_batch(hashes[start : start + MINHASH_BATCH].tolist())
-    return minhash.hashvalues
+    rows = np.empty((len(paragraphs), num_perm), dtype=np.uint32)
+    words: list[int] = []
+    for row, paragraph in enumerate(paragraphs):
+        folded = _WORD.findall(paragraph.casefold())
+        words.append(_word_count(paragraph, folded))
+        minhash = empty.copy()
+        if folded:  # fewer words than a shingle: one shingle of them all
+            hashes = shingle_hashes(folded, min(SHINGLE_WORDS, len(folded)))
+            if len(hashes) > MINHASH_BATCH:  # distinct values, fed in slices: datasketch
+                hashes = np.unique(hashes)  # builds a (values x num_perm) matrix per call
+            for start in range(0, len(hashes), MINHASH_BATCH):
+                minhash.update_batch(hashes[start : start + MINHASH_BATCH].tolist())
+        rows[row] = minhash.hashvalues
+    return Sketches(tuple(paragraphs), tuple(words), rows)
+
+
+def minhash_signature(text: str, num_perm: int = NUM_PERM) -> np.ndarray | None:
+    """MinHash values of the text's shingles (paragraphs are its lines); None for texts
+    too short to judge."""
+    paragraphs = text.split("\n")
+    return sketch_paragraphs(paragraphs, num_perm).signature(paragraphs)
 
 
 @functools.lru_cache(maxsize=8)
 def band_ranges(threshold: float, num_perm: int) -> tuple[tuple[int, int], ...]:
     """datasketch's band layout for this threshold (costly to compute: once per process)."""
+    if (threshold, num_perm) == (NEAR_DUPLICATE_THRESHOLD, NUM_PERM):
+        return tuple((b * DEFAULT_ROWS, (b + 1) * DEFAULT_ROWS) for b in range(DEFAULT_BANDS))
+    from datasketch import MinHashLSH  # scipy: 0.6 s of imports, only for another threshold
+
     return tuple(MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges)
 
 
@@ -205,7 +276,14 @@ def similarity(a: bytes, b: bytes) -> float:
 
 def fingerprint(article: Article, threshold: float) -> Fingerprint:
     text = article.text  # joined once
-    signature = minhash_signature(text)
+    signature = None
+    if article.sketches is not None:  # computed in the extraction worker (`prepare`)
+        try:
+            signature = article.sketches.signature(article.paragraphs)
+        except KeyError:  # a later stage rewrote a paragraph: sketch the body again
+            article.sketches = None
+    if article.sketches is None:
+        signature = sketch_paragraphs(article.paragraphs).signature(article.paragraphs)
     if signature is None:
         return Fingerprint(url_key(article.canonical_url), text_hash(text))
     return Fingerprint(
@@ -368,6 +446,12 @@ class ArticlesPipeline:
         self.state = state
         self.threshold = threshold
         self.run = RunIndex()  # this run's emitted articles
+
+    @staticmethod
+    def prepare(article: Article) -> None:
+        """The per-page part of this stage, run in the extraction worker after the per-page
+        cleaning stages (pipelines/extract.py): the paragraphs' MinHash values."""
+        article.sketches = sketch_paragraphs(article.paragraphs)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArticlesPipeline:

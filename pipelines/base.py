@@ -39,6 +39,11 @@ class CleaningStage:
     def from_crawler(cls, crawler: Crawler) -> CleaningStage:
         return cls(crawler)
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Build what `clean` would build lazily on its first pages (compiled rules); the
+        workers' fork server calls it on per-page stages, so every worker starts warm."""
+
     def clean(self, article: Article) -> tuple[list[str], Removed]:
         raise NotImplementedError
 

@@ -679,6 +679,13 @@ class WidgetsPipeline(CleaningStage):
     stage = "widgets"
     per_page = True
 
+    @classmethod
+    def warm_up(cls) -> None:
+        # The matcher of every pack set an article can get (about 0.1 s of regex compiling
+        # each), so that no worker compiles them on its first pages.
+        for language in (None, *available_packs()):
+            matcher_for(packs_for(language))
+
     def clean(self, article: Article) -> tuple[list[str], Removed]:
         return remove_widgets(
             article.paragraphs,

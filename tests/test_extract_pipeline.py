@@ -229,3 +229,16 @@ def test_bad_extract_mode_fails_at_start_naming_the_setting(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.returncode == 1
     assert "NEWSCRAWL_EXTRACT_MODE='fastest': expected one of" in result.stderr
+
+
+def test_page_words_leave_out_scripts_and_styles() -> None:
+    from trafilatura import load_html
+
+    from pipelines.extract import _page_words
+
+    html = (
+        "<html><head><title>not counted</title></head><body><p>one two</p>"
+        "<script>var a = 1;</script> three <style>p { color: red }</style>"
+        "<div>four <span>five</span></div></body></html>"
+    )
+    assert _page_words(load_html(html)) == 5

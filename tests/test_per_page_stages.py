@@ -15,10 +15,13 @@ from newscrawl.fixtures import site_root
 from newscrawl.items import Article, Page
 from pipelines.extract import (
     DEFAULT_EXTRACT_FUNCTION,
+    WARM_UP_MODULE,
     article_from,
     extract_html,
     extract_page,
     per_page_stages,
+    preparing_stages,
+    worker_preload,
 )
 from tests.extract_hooks import FAIL
 from tests.golden import demo_article_paths
@@ -29,6 +32,7 @@ DUPLICATES = "pipelines.duplicates.DuplicatesPipeline"
 WIDGETS = "pipelines.widgets.WidgetsPipeline"
 TEMPLATES = "pipelines.templates.TemplatesPipeline"
 FAILING = "tests.extract_hooks.FailingStage"
+ARTICLES = "pipelines.articles.ArticlesPipeline"
 
 
 def demo_page(path: str, url_suffix: str = "") -> Page:
@@ -94,3 +98,47 @@ def test_a_stage_that_fails_in_the_worker_is_failed_again_and_reported_by_its_pi
     with pytest.raises(DropItem, match="stage bug on purpose"):
         failing.process_item(bad)
     assert crawler.stats.get_value("newscrawl/errors/failing") == 1
+
+
+def test_later_stages_prepare_in_the_worker() -> None:
+    """The articles stage's per-page part (the paragraphs' MinHash values) is done next to
+    extraction; its fingerprint is then the one the stage would compute itself."""
+    from pipelines.articles import fingerprint
+
+    full = {EXTRACT: 100, NORMALIZE: 200, TEMPLATES: 500, ARTICLES: 700}
+    settings = get_crawler(settings_dict={"ITEM_PIPELINES": full}).settings
+    assert preparing_stages(settings) == [ARTICLES]
+    assert (
+        preparing_stages(get_crawler(settings_dict={"ITEM_PIPELINES": {EXTRACT: 1}}).settings) == []
+    )
+    page = demo_page(demo_article_paths()[0])
+    article = extract_page(
+        page, "balanced", False, [NORMALIZE], DEFAULT_EXTRACT_FUNCTION, [ARTICLES]
+    )
+    assert article is not None and article.sketches is not None
+    assert article.sketches.paragraphs == tuple(article.paragraphs)
+    plain = extract_page(page, "balanced", False, [NORMALIZE], DEFAULT_EXTRACT_FUNCTION)
+    assert plain is not None and plain.sketches is None
+    assert fingerprint(article, 0.8) == fingerprint(plain, 0.8)
+    assert worker_preload([NORMALIZE], DEFAULT_EXTRACT_FUNCTION, [ARTICLES]) == [
+        "pipelines.extract",
+        "pipelines.normalize",
+        "pipelines.articles",
+        WARM_UP_MODULE,
+    ]
+
+
+def test_warm_up_builds_the_rules_workers_would_build_on_their_first_pages() -> None:
+    """What the workers' fork server runs last: afterwards a page in any language finds its
+    widget rules compiled."""
+    import pipelines.articles  # noqa: F401 - a preloaded module, as in the fork server
+    from pipelines.extract import warm_up
+    from pipelines.widgets import available_packs, matcher_for, packs_for
+
+    matcher_for.cache_clear()
+    warm_up()
+    before = matcher_for.cache_info()
+    for language in (None, "xx", *available_packs()):
+        matcher_for(packs_for(language))
+    assert matcher_for.cache_info().misses == before.misses
+    assert before.currsize >= 2

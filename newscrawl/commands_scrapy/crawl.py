@@ -42,6 +42,11 @@ class Command(ScrapyCrawlCommand):
                 else "running 'scrapy crawl' with more than one spider is not supported"
             )
         assert self.crawler_process
+        assert self.settings is not None
+        # Imported here: Scrapy imports every command module for any `scrapy` command.
+        from pipelines.extract import prestart_workers
+
+        prestart_workers(self.settings)  # the workers' imports overlap the crawler's set-up
         crawler = self._create_crawler(args[0])
         started = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(started, asyncio.Future):
