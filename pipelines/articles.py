@@ -73,7 +73,7 @@ DEFAULT_BANDS, DEFAULT_ROWS = 9, 13
 
 # Signatures per block of the in-run index (RunIndex): 512 rows of 128 uint32 = 256 KiB.
 SIGNATURE_BLOCK = 512
-# Shingle hashes per datasketch update_batch call: its work matrix is this many rows of
+# Shingle hashes permuted at once (sketch_paragraphs): a work matrix of this many rows of
 # NUM_PERM uint32 (2 MiB), whatever the page's length.
 MINHASH_BATCH = 4096
 
@@ -196,31 +196,69 @@ class Sketches:
         return self.rows[picked].min(axis=0)
 
 
-def sketch_paragraphs(paragraphs: Sequence[str], num_perm: int = NUM_PERM) -> Sketches:
-    """Per-paragraph MinHash values of a body, with datasketch."""
-    from datasketch import MinHash
+# MurmurHash3's 32-bit finalizer, which datasketch's "affine32" scheme applies to every value
+# before its permutations a * h + b (mod 2^32).
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35))
+_EMPTY = np.uint32(0xFFFFFFFF)  # the value of a MinHash that saw nothing
 
-    # The values fed to datasketch are already hashes: its hash function is the identity.
-    empty = MinHash(
-        num_perm=num_perm,
-        seed=MINHASH_SEED,
-        hashfunc=int,
-        permutations=_permutations(num_perm),
-        scheme="affine32",
-    )
-    rows = np.empty((len(paragraphs), num_perm), dtype=np.uint32)
+
+def _permuted(hashes: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+    """datasketch's affine32 values of `hashes`: one row per hash, one column per
+    permutation."""
+    s1, m1, s2, m2 = _FMIX32
+    mixed = hashes ^ (hashes >> s1)
+    mixed *= m1
+    mixed ^= mixed >> s2
+    mixed *= m2
+    mixed ^= mixed >> s1
+    a, b = permutations
+    values: np.ndarray = mixed[:, None] * a[None, :]
+    values += b[None, :]
+    return values
+
+
+def sketch_paragraphs(paragraphs: Sequence[str], num_perm: int = NUM_PERM) -> Sketches:
+    """Per-paragraph MinHash values of a body: row i equals datasketch's
+    MinHash(hashfunc=int, scheme="affine32", seed=MINHASH_SEED) of paragraph i's shingle
+    hashes (tests check it).
+
+    Computed here rather than with one datasketch MinHash per paragraph: its API gives
+    one minimum per call, and a call per paragraph cost 3x the time of the whole page's
+    values in one matrix with a minimum per paragraph (np.minimum.reduceat), which no
+    MinHash library offers. The permutations are datasketch's own."""
+    permutations = _permutations(num_perm)
+    rows = np.full((len(paragraphs), num_perm), _EMPTY, dtype=np.uint32)
     words: list[int] = []
+    batch: list[tuple[int, np.ndarray]] = []  # (row, its distinct shingle hashes)
+    in_batch = 0
+
+    def flush() -> None:
+        nonlocal in_batch
+        if batch:
+            values = _permuted(np.concatenate([hashes for _, hashes in batch]), permutations)
+            starts = np.cumsum([0] + [len(hashes) for _, hashes in batch[:-1]])
+            rows[[row for row, _ in batch]] = np.minimum.reduceat(values, starts, axis=0)
+            batch.clear()
+            in_batch = 0
+
     for row, paragraph in enumerate(paragraphs):
         folded = _WORD.findall(paragraph.casefold())
         words.append(_word_count(paragraph, folded))
-        minhash = empty.copy()
-        if folded:  # fewer words than a shingle: one shingle of them all
-            hashes = shingle_hashes(folded, min(SHINGLE_WORDS, len(folded)))
-            if len(hashes) > MINHASH_BATCH:  # distinct values, fed in slices: datasketch
-                hashes = np.unique(hashes)  # builds a (values x num_perm) matrix per call
+        if not folded:
+            continue
+        # fewer words than a shingle: one shingle of them all
+        hashes = shingle_hashes(folded, min(SHINGLE_WORDS, len(folded)))
+        if len(hashes) > MINHASH_BATCH:  # one long paragraph: alone, in bounded slices
+            hashes = np.unique(hashes)
             for start in range(0, len(hashes), MINHASH_BATCH):
-                minhash.update_batch(hashes[start : start + MINHASH_BATCH].tolist())
-        rows[row] = minhash.hashvalues
+                values = _permuted(hashes[start : start + MINHASH_BATCH], permutations)
+                rows[row] = np.minimum(rows[row], values.min(axis=0))
+            continue
+        if in_batch + len(hashes) > MINHASH_BATCH:
+            flush()
+        batch.append((row, hashes))
+        in_batch += len(hashes)
+    flush()
     return Sketches(tuple(paragraphs), tuple(words), rows)
 
 

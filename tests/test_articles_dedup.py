@@ -100,6 +100,25 @@ def test_shingles_stay_within_paragraphs() -> None:
     }
 
 
+def test_each_paragraph_row_is_datasketchs_minhash_of_its_shingles() -> None:
+    """sketch_paragraphs computes every row in one matrix; each equals datasketch's own
+    MinHash of that paragraph, long paragraphs (fed in slices) and empty ones included."""
+    rng = random.Random(7)
+    vocabulary = [f"w{n}" for n in range(3000)]
+    paragraphs = [
+        "",
+        "Short one.",
+        "three word paragraph",
+        " ".join(rng.choices(vocabulary, k=9000)),
+    ]
+    paragraphs += [" ".join(rng.choices(vocabulary, k=rng.randint(1, 300))) for _ in range(40)]
+    sketches = sketch_paragraphs(paragraphs)
+    for row, paragraph in zip(sketches.rows, paragraphs, strict=True):
+        reference = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, hashfunc=shingle_hash)
+        reference.update_batch(sorted(shingles(paragraph)))
+        assert row.tolist() == reference.hashvalues.tolist()
+
+
 def test_signature_of_the_paragraphs_a_later_stage_kept() -> None:
     """The worker sketches every paragraph; the stage takes the minimum over those the
     templates stage left: the signature of that shorter text, computed afresh."""
