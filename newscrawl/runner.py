@@ -17,6 +17,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from newscrawl.items import Article
+from pipelines.extract import prestart_workers
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Any:
@@ -42,7 +43,9 @@ def run_crawl(
     **spider_args: Any,
 ) -> CrawlResult:
     """Run one spider to the end in this process; callbacks see every article and drop."""
-    process = CrawlerProcess(project_settings(overrides))
+    settings = project_settings(overrides)
+    prestart_workers(settings)  # the workers' imports overlap the crawler's set-up
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     if on_article is not None:
 

@@ -14,8 +14,9 @@ Three checks, cheapest first, each with its drop reason:
 The signature is the MinHash of the body's paragraphs' word shingles, kept per paragraph
 (`Sketches`): the extraction worker computes them next to trafilatura (`prepare`), and
 the stage here only takes the minimum over the paragraphs that the templates stage left,
-so the crawling process spends no CPU on hashing and never imports datasketch (with
-scipy, aiohttp and redis, 0.6 s of start-up).
+so the crawling process spends no CPU on hashing and does not import datasketch (with
+scipy, aiohttp and redis, 0.6 s of start-up) unless a stage after the worker rewrote a
+paragraph, which none of ours does.
 
 Within the run the stage keeps its own in-memory index; across runs it asks the state store,
 which only holds articles whose output file was stored (newscrawl/state.py, RunState), so a
@@ -223,9 +224,9 @@ def sketch_paragraphs(paragraphs: Sequence[str], num_perm: int = NUM_PERM) -> Sk
     hashes (tests check it).
 
     Computed here rather than with one datasketch MinHash per paragraph: its API gives
-    one minimum per call, and a call per paragraph cost 3x the time of the whole page's
-    values in one matrix with a minimum per paragraph (np.minimum.reduceat), which no
-    MinHash library offers. The permutations are datasketch's own."""
+    one minimum per object, and an object per paragraph cost 2-3x the time of the whole
+    page's values in one matrix with a minimum per paragraph (np.minimum.reduceat) on the
+    extraction benchmark's pages. The permutations are datasketch's own."""
     permutations = _permutations(num_perm)
     rows = np.full((len(paragraphs), num_perm), _EMPTY, dtype=np.uint32)
     words: list[int] = []

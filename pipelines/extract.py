@@ -440,20 +440,28 @@ def extract_workers(settings: BaseSettings) -> int:
 
 def prestart_workers(settings: BaseSettings) -> None:
     """Start the workers' fork server now when this crawl will extract in workers, so that
-    its imports and warm-up overlap Scrapy's own start-up (newscrawl.workers). A wrong
-    setting is left for ExtractPipeline.from_crawler to report."""
+    its imports and warm-up overlap Scrapy's own start-up (newscrawl.workers); `scrapy
+    crawl` and `run_crawl` call it before they build the crawler. A wrong setting is left
+    for ExtractPipeline.from_crawler to report."""
     try:
-        enabled = any(
-            issubclass(load_object(entry), ExtractPipeline)
-            for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES"))
-        )
-        if not enabled or extract_workers(settings) == 0:
+        if _after_extract(settings) is None or extract_workers(settings) == 0:
             return
         function = str(settings.get("NEWSCRAWL_EXTRACT_FUNCTION") or DEFAULT_EXTRACT_FUNCTION)
         preload = worker_preload(per_page_stages(settings), function, preparing_stages(settings))
     except Exception:  # reported, with the setting at fault, by from_crawler
         return
     start_fork_server(preload)
+
+
+def _after_extract(settings: BaseSettings) -> list[Any] | None:
+    """The ITEM_PIPELINES components after the extract pipeline, in order; None without one."""
+    components = [
+        load_object(entry) for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES"))
+    ]
+    for position, component in enumerate(components):
+        if isinstance(component, type) and issubclass(component, ExtractPipeline):
+            return components[position + 1 :]
+    return None
 
 
 def per_page_stages(settings: BaseSettings) -> list[str]:
@@ -464,21 +472,16 @@ def per_page_stages(settings: BaseSettings) -> list[str]:
     stage name may appear once (the reactor side counts removals by name)."""
     paths: list[str] = []
     names: set[str] = set()
-    after_extract = False
-    for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES")):
-        component = load_object(entry)
-        if isinstance(component, type) and issubclass(component, ExtractPipeline):
-            after_extract = True
-        elif after_extract:
-            if not (
-                isinstance(component, type)
-                and issubclass(component, CleaningStage)
-                and vars(component).get("per_page") is True
-                and component.stage not in names
-            ):
-                break
-            names.add(component.stage)
-            paths.append(f"{component.__module__}.{component.__qualname__}")
+    for component in _after_extract(settings) or ():
+        if not (
+            isinstance(component, type)
+            and issubclass(component, CleaningStage)
+            and vars(component).get("per_page") is True
+            and component.stage not in names
+        ):
+            break
+        names.add(component.stage)
+        paths.append(f"{component.__module__}.{component.__qualname__}")
     return paths
 
 
@@ -487,15 +490,11 @@ def preparing_stages(settings: BaseSettings) -> list[str]:
     `prepare(article)`: the per-page, state-free part of a stage that needs the crawl's
     state (the articles stage's MinHash values), which `extract_page` runs after the
     per-page stages."""
-    paths: list[str] = []
-    after_extract = False
-    for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES")):
-        component = load_object(entry)
-        if isinstance(component, type) and issubclass(component, ExtractPipeline):
-            after_extract = True
-        elif after_extract and isinstance(component, type) and "prepare" in vars(component):
-            paths.append(f"{component.__module__}.{component.__qualname__}")
-    return paths
+    return [
+        f"{component.__module__}.{component.__qualname__}"
+        for component in _after_extract(settings) or ()
+        if isinstance(component, type) and "prepare" in vars(component)
+    ]
 
 
 class ExtractPipeline:
@@ -540,7 +539,7 @@ class ExtractPipeline:
                 f"NEWSCRAWL_EXTRACT_FUNCTION={function!r}: expected the dotted path of a "
                 f"function (html, url, mode) -> dict | None ({error})"
             ) from None
-        pipeline = cls(
+        return cls(
             crawler,
             mode=get_choice(settings, "NEWSCRAWL_EXTRACT_MODE", "balanced", EXTRACT_MODES),
             audit=get_bool(settings, "NEWSCRAWL_AUDIT"),
@@ -550,9 +549,6 @@ class ExtractPipeline:
             stages=per_page_stages(settings),
             prepare=preparing_stages(settings),
         )
-        if workers > 0:  # `scrapy crawl` started it already; newscrawl demo/clean start it here
-            start_fork_server(worker_preload(pipeline.stages, function, pipeline.prepare))
-        return pipeline
 
     def open_spider(self) -> None:
         self.stages = self._built(self.stages)
