@@ -134,8 +134,8 @@ def start_fork_server(modules: Iterable[str]) -> None:
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
     try:
         multiprocessing.forkserver.ensure_running()
-    except OSError as error:
-        logger.debug("fork server not started early: %r", error)
+    except Exception as error:  # the first worker that cannot start says why, with the page
+        logger.debug("fork server not started: %r", error)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
