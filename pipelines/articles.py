@@ -25,6 +25,7 @@ killed run's articles are not mistaken for duplicates of themselves when fetched
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -313,16 +314,18 @@ def similarity(a: bytes, b: bytes) -> float:
     return float(np.count_nonzero(left == right)) / len(left)
 
 
+def _signature(article: Article) -> np.ndarray | None:
+    """From the paragraphs' sketches made in the extraction worker (`prepare`), else, or
+    when a later stage rewrote a paragraph, from the body sketched here."""
+    if article.sketches is not None:
+        with contextlib.suppress(KeyError):
+            return article.sketches.signature(article.paragraphs)
+    return sketch_paragraphs(article.paragraphs).signature(article.paragraphs)
+
+
 def fingerprint(article: Article, threshold: float) -> Fingerprint:
     text = article.text  # joined once
-    signature = None
-    if article.sketches is not None:  # computed in the extraction worker (`prepare`)
-        try:
-            signature = article.sketches.signature(article.paragraphs)
-        except KeyError:  # a later stage rewrote a paragraph: sketch the body again
-            article.sketches = None
-    if article.sketches is None:
-        signature = sketch_paragraphs(article.paragraphs).signature(article.paragraphs)
+    signature = _signature(article)
     if signature is None:
         return Fingerprint(url_key(article.canonical_url), text_hash(text))
     return Fingerprint(

@@ -370,13 +370,8 @@ def extract_page(
         article.precleaned.append(stage.stage)
     for path in prepare:
         with contextlib.suppress(Exception):
-            _class(path).prepare(article)
+            load_function(path).prepare(article)  # type: ignore[attr-defined]
     return article
-
-
-@cache
-def _class(path: str) -> Any:
-    return load_function(path)
 
 
 # A small article in the shape of a news page, extracted once in the fork server.
