@@ -242,3 +242,15 @@ def test_page_words_leave_out_scripts_and_styles() -> None:
         "<div>four <span>five</span></div></body></html>"
     )
     assert _page_words(load_html(html)) == 5
+
+
+def test_bad_worker_count_fails_at_start_naming_the_setting(tmp_path: Path) -> None:
+    """`scrapy crawl` reads the worker count before building the crawler (to start the fork
+    server early); a wrong value still fails once, with the setting's name."""
+    result = scrapy_crawl(
+        "articles", tmp_path / "out.jsonl", "-a", "urls=http://127.0.0.1:9/x",
+        settings={"NEWSCRAWL_EXTRACT_WORKERS": "many"},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "NEWSCRAWL_EXTRACT_WORKERS='many': expected an integer" in result.stderr
+    assert "Traceback" not in result.stderr
