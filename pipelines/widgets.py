@@ -77,6 +77,10 @@ NAME_MAX_CHARS = 250
 LATER_SENTENCE_MAX_WORDS = 30
 # `line` patterns are labels and calls of a few words: a longer paragraph is not tried.
 LINE_MAX_CHARS = 220
+# A character's own subset of `line`/`start` rules is compiled after this many paragraphs
+# tried at it (Matcher._at); before, the full alternation answers, with the same verdicts.
+SUBSET_AFTER_USES = 300
+_UNSEEN = object()
 # A `tail` fragment (a credit) is looked for in this many last characters of a paragraph.
 FRAGMENT_MAX_CHARS = 110
 # After a `tail` fragment (a credit) is cut, a rest of at most this many words is the
@@ -209,8 +213,9 @@ class Matcher:
     rule's possible first characters are worked out from its parsed pattern
     (`_first_class`); a paragraph is then tried only against the rules that can start with
     its character at that position, in their original order, compiled once per distinct
-    subset. Dropping alternatives that cannot match at a position never changes which one
-    matches first, so the verdicts are those of the full alternation."""
+    subset once that character is frequent (`_at`). Dropping alternatives that cannot match
+    at a position never changes which one matches first, so the verdicts are those of the
+    full alternation."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules: dict[str, list[Rule]] = {kind: [] for kind in KINDS}
@@ -222,6 +227,8 @@ class Matcher:
         self._firsts: dict[str, list[re.Pattern[str] | None]] = {}
         self._by_char: dict[tuple[str, str], re.Pattern[str] | None] = {}
         self._by_subset: dict[tuple[str, tuple[int, ...]], re.Pattern[str] | None] = {}
+        self._members: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._uses: dict[tuple[str, str], int] = {}
         for kind, members in self.rules.items():
             firsts = [_first_test(rule.pattern) for rule in members]
             self._firsts[kind] = firsts
@@ -253,20 +260,35 @@ class Matcher:
         return re.compile(rf"(?:{groups})", re.I)
 
     def _at(self, kind: str, text: str, position: int) -> re.Pattern[str] | None:
-        """The alternation of the `kind` rules that can start with text[position]."""
+        """The alternation of the `kind` rules that can start with text[position].
+
+        Compiling a subset costs as much as a few hundred tries of the full alternation (ms:
+        Python's regex compiler is pure Python), and a worker lives for PAGES_PER_WORKER
+        pages only: the full one is used for a character until it has come up
+        SUBSET_AFTER_USES times, so only the frequent ones ever pay for their own."""
         if position >= len(text):
             return self.patterns[kind]
         key = (kind, text[position])
-        if key not in self._by_char:
+        found = self._by_char.get(key, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
+        members = self._members.get(key)
+        if members is None:
             char = text[position]
-            members = tuple(
-                i
-                for i, first in enumerate(self._firsts[kind])
-                if first is None or first.match(char)
+            firsts = self._firsts[kind]
+            members = self._members[key] = tuple(
+                i for i, first in enumerate(firsts) if first is None or first.match(char)
             )
-            if (kind, members) not in self._by_subset:
-                self._by_subset[(kind, members)] = self._compile(kind, members)
-            self._by_char[key] = self._by_subset[(kind, members)]
+            if not members or len(members) == len(firsts):
+                # nothing can start here, or everything can: no subset to compile
+                self._by_char[key] = self.patterns[kind] if members else None
+                return self._by_char[key]
+        uses = self._uses[key] = self._uses.get(key, 0) + 1
+        if uses < SUBSET_AFTER_USES:
+            return self.patterns[kind]
+        if (kind, members) not in self._by_subset:
+            self._by_subset[(kind, members)] = self._compile(kind, members)
+        self._by_char[key] = self._by_subset[(kind, members)]
         return self._by_char[key]
 
     def _rule(self, kind: str, match: re.Match[str]) -> Rule:

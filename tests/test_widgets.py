@@ -10,9 +10,11 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from newscrawl.items import Article
+from pipelines import widgets
 from pipelines.widgets import (
     KINDS,
     RULES_DIR,
+    Matcher,
     RuleError,
     WidgetsPipeline,
     available_packs,
@@ -348,6 +350,27 @@ def test_a_malformed_pack_names_the_file_and_rule(tmp_path: Path) -> None:
     bad.write_text('[[rule]]\ncategory = "share"\nkind = "line"\npatterns = ["(unclosed"]\n')
     with pytest.raises(RuleError, match=r"xx\.toml rule 1 \(share\)"):
         load_pack(bad)
+
+
+def test_a_characters_own_rule_subset_gives_the_verdicts_of_the_full_alternation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A frequent character gets its own compiled subset of the rules (Matcher._at); a rare
+    # one is tried against every rule. Both must remove the same paragraphs by the same rule.
+    paragraphs = [text for _, text, _ in CASES] + list(PROSE.values())
+    # later sentences, other first characters and cases
+    paragraphs += [f"Vote. {text}" for text in paragraphs] + [t.lower() for t in paragraphs]
+    available = available_packs()
+    for language in (None, *available):
+        rules_of = [rule for name in packs_for(language) for rule in available[name][0]]
+        subsets, full = Matcher(rules_of), Matcher(rules_of)
+        for text in paragraphs:
+            words = len(text.split())
+            monkeypatch.setattr(widgets, "SUBSET_AFTER_USES", 1)
+            with_subsets = subsets.whole(text, words)
+            monkeypatch.setattr(widgets, "SUBSET_AFTER_USES", 10**9)
+            assert with_subsets == full.whole(text, words), (language, text)
+        assert subsets._by_subset and not full._by_subset  # each path really ran
 
 
 def test_a_long_page_is_cheap() -> None:
