@@ -33,6 +33,7 @@ import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -154,10 +155,17 @@ def _casefold_splitters() -> re.Pattern[str]:
 _CASEFOLD_SPLITTERS = _casefold_splitters()
 
 
+# datasketch's permutations for NUM_PERM and MINHASH_SEED, saved: importing datasketch (it
+# loads scipy) cost every crawl's extraction workers 0.4 s before their first page.
+PERMUTATIONS_FILE = Path(__file__).with_name("minhash_permutations.txt")
+
+
 @functools.lru_cache(maxsize=4)
 def _permutations(num_perm: int) -> np.ndarray:
-    """datasketch's permutation parameters for MINHASH_SEED, drawn once per process."""
-    from datasketch import MinHash  # here: the crawling process does not need it
+    """datasketch's permutation parameters for MINHASH_SEED, read or drawn once per process."""
+    if num_perm == NUM_PERM and MINHASH_SEED == 1:
+        return np.loadtxt(PERMUTATIONS_FILE, dtype=np.uint32, ndmin=2)
+    from datasketch import MinHash  # scipy: 0.4 s of imports, only for other parameters
 
     return MinHash(num_perm=num_perm, seed=MINHASH_SEED).permutations
 
