@@ -392,10 +392,10 @@ transport department said in a statement published on its website.</p>
 def warm_up() -> None:
     """Build what each worker would otherwise build on its first pages: trafilatura's and
     courlan's lazily loaded tables, the compiled rules of every per-page stage (its
-    `warm_up`) and what the `prepare` of later stages loads (datasketch), for every stage
-    class of the `pipelines` modules imported so far. Run in the fork server
-    (newscrawl/warmup.py), so that every worker forked from it starts warm: about 0.5 s of
-    CPU saved per worker started, and datasketch's 0.6 s import."""
+    `warm_up`) and what the `prepare` of later stages loads (the MinHash permutations),
+    for every stage class of the `pipelines` modules imported so far. Run in the fork
+    server (newscrawl/warmup.py), so that every worker forked from it starts warm: about
+    0.5 s of CPU saved per worker started."""
     url = "https://news.example.org/2026/01/02/warm-up.html"
     extracted = extract_html(_WARM_UP_PAGE, url)
     assert extracted is not None

@@ -80,7 +80,6 @@ LINE_MAX_CHARS = 220
 # A character's own subset of `line`/`start` rules is compiled after this many paragraphs
 # tried at it (Matcher._at); before, the full alternation answers, with the same verdicts.
 SUBSET_AFTER_USES = 300
-_UNSEEN = object()
 # A `tail` fragment (a credit) is looked for in this many last characters of a paragraph.
 FRAGMENT_MAX_CHARS = 110
 # After a `tail` fragment (a credit) is cut, a rest of at most this many words is the
@@ -227,8 +226,8 @@ class Matcher:
         self._firsts: dict[str, list[re.Pattern[str] | None]] = {}
         self._by_char: dict[tuple[str, str], re.Pattern[str] | None] = {}
         self._by_subset: dict[tuple[str, tuple[int, ...]], re.Pattern[str] | None] = {}
-        self._members: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._uses: dict[tuple[str, str], int] = {}
+        # Characters not yet frequent enough for their own subset: its members, times seen.
+        self._pending: dict[tuple[str, str], tuple[tuple[int, ...], int]] = {}
         for kind, members in self.rules.items():
             firsts = [_first_test(rule.pattern) for rule in members]
             self._firsts[kind] = firsts
@@ -269,27 +268,27 @@ class Matcher:
         if position >= len(text):
             return self.patterns[kind]
         key = (kind, text[position])
-        found = self._by_char.get(key, _UNSEEN)
-        if found is not _UNSEEN:
-            return found  # type: ignore[return-value]
-        members = self._members.get(key)
-        if members is None:
-            char = text[position]
-            firsts = self._firsts[kind]
-            members = self._members[key] = tuple(
-                i for i, first in enumerate(firsts) if first is None or first.match(char)
-            )
-            if not members or len(members) == len(firsts):
-                # nothing can start here, or everything can: no subset to compile
-                self._by_char[key] = self.patterns[kind] if members else None
-                return self._by_char[key]
-        uses = self._uses[key] = self._uses.get(key, 0) + 1
-        if uses < SUBSET_AFTER_USES:
+        if key in self._by_char:
+            return self._by_char[key]
+        members, uses = self._pending.get(key) or (self._members(kind, text[position]), 0)
+        if not members or len(members) == len(self._firsts[kind]):
+            # nothing can start here, or everything can: no subset to compile
+            self._by_char[key] = self.patterns[kind] if members else None
+            return self._by_char[key]
+        if uses + 1 < SUBSET_AFTER_USES:
+            self._pending[key] = (members, uses + 1)
             return self.patterns[kind]
+        self._pending.pop(key, None)
         if (kind, members) not in self._by_subset:
             self._by_subset[(kind, members)] = self._compile(kind, members)
         self._by_char[key] = self._by_subset[(kind, members)]
         return self._by_char[key]
+
+    def _members(self, kind: str, char: str) -> tuple[int, ...]:
+        """The `kind` rules (by index, in order) that can start with `char`."""
+        return tuple(
+            i for i, first in enumerate(self._firsts[kind]) if first is None or first.match(char)
+        )
 
     def _rule(self, kind: str, match: re.Match[str]) -> Rule:
         return self.rules[kind][int((match.lastgroup or "r0")[1:])]

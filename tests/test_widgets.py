@@ -14,7 +14,6 @@ from pipelines import widgets
 from pipelines.widgets import (
     KINDS,
     RULES_DIR,
-    Matcher,
     RuleError,
     WidgetsPipeline,
     available_packs,
@@ -360,10 +359,9 @@ def test_a_characters_own_rule_subset_gives_the_verdicts_of_the_full_alternation
     paragraphs = [text for _, text, _ in CASES] + list(PROSE.values())
     # later sentences, other first characters and cases
     paragraphs += [f"Vote. {text}" for text in paragraphs] + [t.lower() for t in paragraphs]
-    available = available_packs()
-    for language in (None, *available):
-        rules_of = [rule for name in packs_for(language) for rule in available[name][0]]
-        subsets, full = Matcher(rules_of), Matcher(rules_of)
+    build = widgets.matcher_for.__wrapped__  # fresh matchers: matcher_for keeps one per set
+    for language in (None, *available_packs()):
+        subsets, full = build(packs_for(language)), build(packs_for(language))
         for text in paragraphs:
             words = len(text.split())
             monkeypatch.setattr(widgets, "SUBSET_AFTER_USES", 1)
