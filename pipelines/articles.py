@@ -164,8 +164,16 @@ PERMUTATIONS_FILE = Path(__file__).with_name("minhash_permutations.txt")
 def _permutations(num_perm: int) -> np.ndarray:
     """datasketch's permutation parameters for MINHASH_SEED, read or drawn once per process."""
     if num_perm == NUM_PERM and MINHASH_SEED == 1:
-        return np.loadtxt(PERMUTATIONS_FILE, dtype=np.uint32, ndmin=2)
-    from datasketch import MinHash  # scipy: 0.4 s of imports, only for other parameters
+        problem: object
+        try:
+            saved = np.loadtxt(PERMUTATIONS_FILE, dtype=np.uint32, ndmin=2)
+            if saved.shape == (2, num_perm):
+                return saved
+            problem = f"shape {saved.shape}"
+        except (OSError, ValueError) as error:
+            problem = error
+        logger.warning("%s unusable (%s): asking datasketch", PERMUTATIONS_FILE, problem)
+    from datasketch import MinHash  # scipy: 0.4 s of imports, when the file cannot serve
 
     return MinHash(num_perm=num_perm, seed=MINHASH_SEED).permutations
 

@@ -160,6 +160,22 @@ def test_permutations_file_is_datasketchs() -> None:
     ), f"regenerate {PERMUTATIONS_FILE.name} as its header says"
 
 
+@pytest.mark.parametrize("content", [None, "1 2 3\n", "not numbers\n"])
+def test_a_missing_or_broken_permutations_file_falls_back_to_datasketch(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    content: str | None,
+) -> None:
+    broken = tmp_path / "minhash_permutations.txt"
+    if content is not None:
+        broken.write_text(content, encoding="utf-8")
+    monkeypatch.setattr("pipelines.articles.PERMUTATIONS_FILE", broken)
+    drawn = _permutations.__wrapped__(NUM_PERM)  # past the per-process cache
+    assert drawn.tolist() == MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED).permutations.tolist()
+    assert str(broken) in caplog.text
+
+
 def test_neither_the_stage_nor_the_workers_prepare_imports_datasketch(tmp_path: Path) -> None:
     """The crawling process runs the stage on the worker's sketches, and the worker's
     `prepare` reads datasketch's permutations from a file: neither imports datasketch (its
