@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from scrapy.settings import BaseSettings
+if TYPE_CHECKING:  # imported by the workers' fork server, which does without scrapy
+    from scrapy.settings import BaseSettings
 
 
 class SettingError(ValueError):

@@ -34,15 +34,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scrapy import signals
-from scrapy.crawler import Crawler
 from w3lib.url import canonicalize_url, file_uri_to_path
 
 from newscrawl.config import TRUE_WORDS, SettingError
 from newscrawl.items import Article
+
+if TYPE_CHECKING:  # the articles stage, which imports this module, is loaded by the workers'
+    from scrapy.crawler import Crawler  # fork server, which does without scrapy
 
 logger = logging.getLogger(__name__)
 
@@ -665,6 +666,8 @@ class RunState:
         if store.get_meta("created") is None:  # a new store: nothing of its runs published yet
             now = repr(time.time())
             store.set_meta({"created": now, "last_commit": now})
+        from scrapy import signals  # see the TYPE_CHECKING import above
+
         connect = crawler.signals.connect
         connect(self._spider_opened, signal=signals.spider_opened)
         connect(self._item_scraped, signal=signals.item_scraped)

@@ -34,15 +34,17 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
 
 from newscrawl.config import SettingError, get_float
 from newscrawl.items import Article, text_hash
 from newscrawl.state import Fingerprint, RunState, StateStore, url_key
+from pipelines.base import drop_item
+
+if TYPE_CHECKING:  # the workers' fork server imports this module for `prepare`: no scrapy
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -535,9 +537,7 @@ class ArticlesPipeline:
             return item
         if reason is not None:
             self._inc(f"newscrawl/dropped/articles:{reason}")
-            raise DropItem(
-                f"articles:{reason}: {item.canonical_url} repeats {other}", log_level="INFO"
-            )
+            raise drop_item(f"articles:{reason}: {item.canonical_url} repeats {other}", "INFO")
         if other == "updated":
             self._inc("newscrawl/articles/updated")
         self.run.add_fingerprints([fp])

@@ -16,16 +16,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
-
-from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
+from typing import TYPE_CHECKING, Any
 
 from newscrawl.items import Article
+
+if TYPE_CHECKING:  # scrapy stays out of the workers' fork server: see `drop_item`
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
 Removed = list[tuple[str, str]]  # (rule, text) pairs
+
+
+def drop_item(message: str, log_level: str) -> Exception:
+    """Scrapy's DropItem, imported only when an item is dropped (in the reactor).
+
+    The workers' fork server imports the stage modules; importing scrapy there (its package
+    import loads Twisted, parsel and every Request/Response class) cost 0.25-0.5 s of the
+    time before the first worker can start."""
+    from scrapy.exceptions import DropItem
+
+    return DropItem(message, log_level=log_level)
 
 
 class CleaningStage:
@@ -58,7 +69,7 @@ class CleaningStage:
         except Exception as error:
             self._inc(f"newscrawl/errors/{self.stage}")
             logger.exception("%s stage failed for %s", self.stage, item.final_url)
-            raise DropItem(f"{self.stage}: error ({error!r})", log_level="WARNING") from None
+            raise drop_item(f"{self.stage}: error ({error!r})", "WARNING") from None
         item.apply_cleaning(self.stage, kept, removed)
         self._count(rule for rule, _ in removed)
         return item

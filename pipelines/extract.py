@@ -15,16 +15,11 @@ import sys
 import threading
 from collections.abc import Sequence
 from functools import cache
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
 from lxml.etree import XPath
-from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
-from scrapy.settings import BaseSettings
-from scrapy.utils.conf import build_component_list
-from scrapy.utils.misc import load_object
 from trafilatura import bare_extraction, load_html
 from trafilatura.xml import xmltotxt
 
@@ -41,7 +36,11 @@ from newscrawl.workers import (
     load_function,
     start_fork_server,
 )
-from pipelines.base import CleaningStage
+from pipelines.base import CleaningStage, drop_item
+
+if TYPE_CHECKING:  # scrapy stays out of the workers' fork server (see drop_item)
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -450,6 +449,9 @@ def prestart_workers(settings: BaseSettings) -> None:
 
 def _after_extract(settings: BaseSettings) -> list[Any] | None:
     """The ITEM_PIPELINES components after the extract pipeline, in order; None without one."""
+    from scrapy.utils.conf import build_component_list  # in the reactor only
+    from scrapy.utils.misc import load_object
+
     components = [
         load_object(entry) for entry in build_component_list(settings.getwithbase("ITEM_PIPELINES"))
     ]
@@ -554,7 +556,7 @@ class ExtractPipeline:
             logger.info(
                 "extracting in %d worker processes, cleaning stages %s there too",
                 self.workers,
-                ", ".join(load_object(path).stage for path in self.stages) or "(none)",
+                ", ".join(_loaded(path).stage for path in self.stages) or "(none)",
             )
 
     def _following(self) -> list[Any] | None:
@@ -573,7 +575,7 @@ class ExtractPipeline:
         if following is None:
             return prepare  # not in a crawl (tests, tools): as ITEM_PIPELINES says
         built = {type(component) for component in following}
-        return tuple(path for path in prepare if load_object(path) in built)
+        return tuple(path for path in prepare if load_function(path) in built)
 
     def _built(self, stages: tuple[str, ...]) -> tuple[str, ...]:
         """`stages` up to the first one Scrapy did not build right after this pipeline (a
@@ -583,7 +585,7 @@ class ExtractPipeline:
             return stages  # not in a crawl (tests, tools): as ITEM_PIPELINES says
         kept = []
         for path, component in zip(stages, following, strict=False):
-            if load_object(path) is not type(component):
+            if load_function(path) is not type(component):
                 break
             kept.append(path)
         return tuple(kept)
@@ -608,7 +610,7 @@ class ExtractPipeline:
             self._fail(item, "extract", error)
         if article is None:
             self._inc("newscrawl/dropped/extract:no-text")
-            raise DropItem(f"extract: no article text found in {item.final_url}", log_level="INFO")
+            raise drop_item(f"extract: no article text found in {item.final_url}", "INFO")
         return article
 
     async def _extract(self, job: tuple[Any, ...]) -> Article | None:
@@ -637,7 +639,7 @@ class ExtractPipeline:
     def _fail(self, item: Page, kind: str, error: Exception) -> NoReturn:
         self._inc(f"newscrawl/errors/{kind}")
         logger.error("extraction failed for %s (%s): %s", item.final_url, kind, error)
-        raise DropItem(f"{kind}: {error}", log_level="WARNING")
+        raise drop_item(f"{kind}: {error}", "WARNING")
 
     def _inc(self, key: str) -> None:
         if self.crawler.stats is not None:

@@ -38,7 +38,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -415,6 +415,7 @@ def _starts(items: Any) -> tuple[list[str], bool] | None:
     return sources, True
 
 
+@cache  # a rule is in several pack sets (common in all): read once, not once per matcher
 def _first_test(pattern: str) -> re.Pattern[str] | None:
     """A regex matching every character a match of `pattern` (case-insensitive) can start
     with (a superset is fine, never a subset), or None when it may start with anything."""
