@@ -20,8 +20,6 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
 from lxml.etree import XPath
-from trafilatura import bare_extraction, load_html
-from trafilatura.xml import xmltotxt
 
 from newscrawl.config import SettingError, get_bool, get_choice, get_float, get_int
 from newscrawl.dates import iso_datetime
@@ -38,6 +36,9 @@ from newscrawl.workers import (
 )
 from pipelines.base import CleaningStage, drop_item
 
+# trafilatura is imported where it is called: a crawling process with extraction workers
+# never calls it, and importing it there (0.1-0.3 s) delayed the start of the workers' fork
+# server, which `prestart_workers` (this module) starts.
 if TYPE_CHECKING:  # scrapy stays out of the workers' fork server (see drop_item)
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -86,6 +87,8 @@ def extract_html(
     # trafilatura's own loader, not lxml's fromstring: it drops HTML comments and processing
     # instructions, and a comment node left inside a paragraph cuts trafilatura's text there
     # (on the extraction benchmark, lxml's tree lost half the body of some pages).
+    from trafilatura import load_html  # see the note on trafilatura above
+
     try:
         tree = load_html(html)
     except (ValueError, TypeError, lxml_html.etree.ParserError):
@@ -133,6 +136,8 @@ def _trafilatura(
 ) -> tuple[Any, list[str]]:
     """One trafilatura run over `tree` (which it copies): its Document (None when it
     found nothing) and body paragraphs."""
+    from trafilatura import bare_extraction  # see the note on trafilatura above
+
     document: Any = bare_extraction(  # a Document, since as_dict is not asked for
         tree,
         url=url,
@@ -201,6 +206,8 @@ def _paragraphs(body: Any) -> list[str]:
     trafilatura's text output prefixes list items with "- ", which is markup, not article
     text; rendering items as paragraphs keeps the words and drops the marker.
     """
+    from trafilatura.xml import xmltotxt  # see the note on trafilatura above
+
     for item in body.iter("item"):
         item.tag = "p"
     lines = xmltotxt(body, False).split("\n")

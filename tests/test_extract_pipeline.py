@@ -254,3 +254,43 @@ def test_bad_worker_count_fails_at_start_naming_the_setting(tmp_path: Path) -> N
     assert result.returncode == 1
     assert "NEWSCRAWL_EXTRACT_WORKERS='many': expected an integer" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def crawl_modules(tmp_path: Path, urls: list[str], workers: int) -> set[str]:
+    """The modules the crawling process of `scrapy crawl articles` had imported at its exit."""
+    seen, out = tmp_path / f"modules-{workers}.txt", tmp_path / f"modules-{workers}.jsonl"
+    code = (
+        "import atexit, sys\n"
+        "SEEN = sys.argv.pop(1)\n"
+        "atexit.register(lambda: open(SEEN, 'w').write('\\n'.join(sys.modules)))\n"
+        "from scrapy.cmdline import execute\n"
+        "execute()\n"
+    )
+    command = [sys.executable, "-c", code, str(seen), "crawl", "articles", "-O", f"{out}:jsonl"]
+    command += ["-a", f"url_file={url_file(tmp_path, urls)}"]
+    for setting in (
+        "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES=1", "AUTOTHROTTLE_ENABLED=0", "DOWNLOAD_DELAY=0",
+        f"NEWSCRAWL_EXTRACT_WORKERS={workers}",
+    ):  # fmt: skip
+        command += ["-s", setting]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(read_jsonl(out)) == len(urls)
+    return set(seen.read_text(encoding="utf-8").split())
+
+
+def test_a_crawl_with_workers_imports_neither_trafilatura_nor_scrapys_remote_control(
+    site: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """With extraction workers the crawling process never extracts, so it does not import
+    trafilatura (whose import delayed the start of the workers' fork server); and no crawl
+    imports Scrapy's remote-control extension, which is off and imports aiohttp."""
+    base, articles = site
+    urls = [base + path for path in articles[:3]]
+    pooled = crawl_modules(tmp_path, urls, workers=2)
+    inline = crawl_modules(tmp_path, urls, workers=0)
+    assert "trafilatura" in inline and "trafilatura" not in pooled
+    for modules in (pooled, inline):
+        assert "scrapy.extensions.corestats" in modules
+        assert not {"aiohttp", "scrapy.extensions.remote_control"} & modules
