@@ -13,13 +13,14 @@ The pipeline raises `DropItem("quality:<reason>", log_level="INFO")` and counts
 from __future__ import annotations
 
 import re
-from typing import Any
-
-from scrapy.crawler import Crawler
-from scrapy.exceptions import DropItem
+from typing import TYPE_CHECKING, Any
 
 from newscrawl.config import get_int
 from newscrawl.items import Article
+from pipelines.base import drop_item
+
+if TYPE_CHECKING:  # scrapy stays out of the workers' fork server (pipelines/base.py)
+    from scrapy.crawler import Crawler
 
 # Below this many words what is left is a teaser, a caption or an error page. Kept low on
 # purpose: a one-paragraph news brief is an article (the article-extraction benchmark's
@@ -113,4 +114,4 @@ class QualityPipeline:
             return item
         if self.crawler is not None and self.crawler.stats is not None:
             self.crawler.stats.inc_value(f"newscrawl/dropped/{self.stage}:{reason}")
-        raise DropItem(f"{self.stage}:{reason}", log_level="INFO")
+        raise drop_item(f"{self.stage}:{reason}", "INFO")

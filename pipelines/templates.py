@@ -22,14 +22,15 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Any
-
-from scrapy.crawler import Crawler
+from typing import TYPE_CHECKING, Any
 
 from newscrawl.config import SettingError, get_float, get_int
 from newscrawl.items import Article
 from newscrawl.state import RunState, url_key
 from pipelines.base import CleaningStage, Removed
+
+if TYPE_CHECKING:  # scrapy stays out of the workers' fork server (pipelines/base.py)
+    from scrapy.crawler import Crawler
 
 # A site needs this many pages counted before anything is removed: with fewer, a line
 # shared by a handful of related stories (a recurring quote, a section heading) cannot be

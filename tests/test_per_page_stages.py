@@ -25,6 +25,7 @@ from pipelines.extract import (
     extract_page,
     per_page_stages,
     preparing_stages,
+    prestart_preload,
     worker_preload,
 )
 from tests.extract_hooks import FAIL
@@ -149,15 +150,21 @@ def test_warm_up_builds_the_rules_workers_would_build_on_their_first_pages() -> 
 
 
 def test_the_workers_fork_server_does_not_import_scrapy() -> None:
-    """What the fork server imports for the project's pipelines, warm-up included, runs
-    without scrapy: its package import (Twisted, parsel, every Request and Response class)
-    cost 0.25-0.5 s of the time before the first worker could start. Stages that drop an
-    item import DropItem when they raise it, in the reactor."""
+    """What `prestart_workers` has the fork server import for the project's pipelines
+    (all of them after extract, a superset of what the workers run), warm-up included,
+    runs without scrapy: its package import (Twisted, parsel, every Request and Response
+    class) cost 0.25-0.5 s of the time before the first worker could start. Stages that
+    drop an item import DropItem when they raise it, in the reactor."""
     settings = get_project_settings()
-    preload = worker_preload(
+    preload = prestart_preload(settings)
+    needed = worker_preload(
         per_page_stages(settings), DEFAULT_EXTRACT_FUNCTION, preparing_stages(settings)
     )
-    assert WARM_UP_MODULE in preload and "pipelines.widgets" in preload
+    assert set(needed) <= set(preload) and "pipelines.widgets" in needed
+    assert preload[-1] == WARM_UP_MODULE
+    inline = settings.copy()
+    inline.set("NEWSCRAWL_EXTRACT_WORKERS", 0)
+    assert prestart_preload(inline) == []
     code = (
         "import importlib, sys\n"
         "for name in sys.argv[1:]:\n"
