@@ -42,8 +42,10 @@ from w3lib.url import canonicalize_url, file_uri_to_path
 from newscrawl.config import TRUE_WORDS, SettingError
 from newscrawl.items import Article
 
-if TYPE_CHECKING:  # the articles stage, which imports this module, is loaded by the workers'
-    from scrapy.crawler import Crawler  # fork server, which does without scrapy
+# The workers' fork server imports the articles stage, which imports this module: scrapy
+# only for type hints here, and its signals where RunState connects them.
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
 
@@ -666,7 +668,7 @@ class RunState:
         if store.get_meta("created") is None:  # a new store: nothing of its runs published yet
             now = repr(time.time())
             store.set_meta({"created": now, "last_commit": now})
-        from scrapy import signals  # see the TYPE_CHECKING import above
+        from scrapy import signals  # see the TYPE_CHECKING import at the top
 
         connect = crawler.signals.connect
         connect(self._spider_opened, signal=signals.spider_opened)

@@ -36,12 +36,13 @@ from newscrawl.workers import (
 )
 from pipelines.base import CleaningStage, drop_item
 
-# trafilatura is imported where it is called: a crawling process with extraction workers
-# never calls it, and importing it there (0.1-0.3 s) delayed the start of the workers' fork
-# server, which `prestart_workers` (this module) starts.
 if TYPE_CHECKING:  # scrapy stays out of the workers' fork server (see drop_item)
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+
+# trafilatura is imported where it is called: a crawling process with extraction workers
+# never calls it, and importing it there (0.1-0.3 s) delayed the start of the workers' fork
+# server, which `prestart_workers` (this module) starts.
 
 logger = logging.getLogger(__name__)
 
@@ -425,7 +426,8 @@ def worker_preload(
     stages: Sequence[str], function: str = DEFAULT_EXTRACT_FUNCTION, prepare: Sequence[str] = ()
 ) -> list[str]:
     """Modules the workers' fork server imports: the extract function's, those of the
-    per-page `stages` and of the `prepare` stages (dotted paths), then the warm-up."""
+    `stages` (dotted paths: the per-page stages, or at prestart every pipeline after
+    extract) and of the `prepare` stages, then the warm-up."""
     modules = [EXTRACT_PAGE.rpartition(".")[0], function.rpartition(".")[0]]
     modules += [path.rpartition(".")[0] for path in (*stages, *prepare)]
     return [*dict.fromkeys(modules), WARM_UP_MODULE]
