@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +43,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def scrapy_crawl(
-    spider: str, out: Path, *args: str, settings: dict[str, Any] | None = None, timeout: float = 180
+    spider: str,
+    out: Path,
+    *args: str,
+    settings: dict[str, Any] | None = None,
+    timeout: float = 180,
+    launcher: Sequence[str] = ("-m", "scrapy"),
 ) -> subprocess.CompletedProcess[str]:
-    """`scrapy crawl SPIDER ... -O out.jsonl` in a subprocess, from the project directory."""
-    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-O", f"{out}:jsonl"]
+    """`scrapy crawl SPIDER ... -O out.jsonl` in a subprocess, from the project directory;
+    `launcher`: what the interpreter runs instead of `-m scrapy` (code that calls Scrapy's
+    `execute()`)."""
+    command = [sys.executable, *launcher, "crawl", spider, "-O", f"{out}:jsonl"]
     merged = {
         "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES": "1",
         "AUTOTHROTTLE_ENABLED": "0",

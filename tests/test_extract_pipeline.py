@@ -266,15 +266,10 @@ def crawl_modules(tmp_path: Path, urls: list[str], workers: int) -> set[str]:
         "from scrapy.cmdline import execute\n"
         "execute()\n"
     )
-    command = [sys.executable, "-c", code, str(seen), "crawl", "articles", "-O", f"{out}:jsonl"]
-    command += ["-a", f"url_file={url_file(tmp_path, urls)}"]
-    for setting in (
-        "NEWSCRAWL_ALLOW_PRIVATE_ADDRESSES=1", "AUTOTHROTTLE_ENABLED=0", "DOWNLOAD_DELAY=0",
-        f"NEWSCRAWL_EXTRACT_WORKERS={workers}",
-    ):  # fmt: skip
-        command += ["-s", setting]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    result = scrapy_crawl(
+        "articles", out, "-a", f"url_file={url_file(tmp_path, urls)}",
+        settings={"NEWSCRAWL_EXTRACT_WORKERS": workers}, launcher=("-c", code, str(seen)),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(read_jsonl(out)) == len(urls)
     return set(seen.read_text(encoding="utf-8").split())
