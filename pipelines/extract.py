@@ -137,9 +137,23 @@ def _trafilatura(
 ) -> tuple[Any, list[str]]:
     """One trafilatura run over `tree` (which it copies): its Document (None when it
     found nothing) and body paragraphs."""
+    document = _bare_extraction(tree, url, favor_precision, favor_recall, with_metadata)
+    if document is None or document.body is None:
+        return document, []
+    return document, _paragraphs(document.body)
+
+
+def _bare_extraction(
+    tree: Any,
+    url: str | None,
+    favor_precision: bool = False,
+    favor_recall: bool = False,
+    with_metadata: bool = True,
+    fast: bool = False,
+) -> Any:
     from trafilatura import bare_extraction  # see the note on trafilatura above
 
-    document: Any = bare_extraction(  # a Document, since as_dict is not asked for
+    return bare_extraction(  # a Document, since as_dict is not asked for
         tree,
         url=url,
         with_metadata=with_metadata,
@@ -147,10 +161,8 @@ def _trafilatura(
         include_comments=False,
         favor_precision=favor_precision,
         favor_recall=favor_recall,
+        fast=fast,
     )
-    if document is None or document.body is None:
-        return document, []
-    return document, _paragraphs(document.body)
 
 
 def _word_count(paragraphs: list[str]) -> int:
@@ -165,21 +177,83 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     Measured on the extraction benchmark: precision alone P 0.958 R 0.972, default P 0.947
     R 0.980, this choice P 0.963 R 0.977 (docs/evaluation.md).
     """
-    precise, precise_paragraphs = _trafilatura(tree, url, favor_precision=True)
+    page_words = _page_words(tree)
+    metadata = None
+    # trafilatura's fallback (readability, then jusText) is a quarter of a run's time and
+    # only replaces a text that looks deficient: a run without it (`fast`) is kept when
+    # its text cannot look so (_fallback_cannot_win), and is otherwise run again with it.
+    # `fast` also keeps teaser blocks where trafilatura's own extractor comes up short,
+    # so a page with any is run with the fallback at once.
+    if not _TEASERS(tree):
+        quick = _bare_extraction(tree, url, favor_precision=True, fast=True)
+        if _fallback_cannot_win(quick, page_words):
+            return quick, _paragraphs(quick.body)
+        metadata = quick
+    # trafilatura reads the metadata before, and whatever the mode of, the body: a later
+    # run reuses the first run's (a third of a run's time on news pages).
+    precise, precise_paragraphs = _trafilatura(
+        tree, url, favor_precision=True, with_metadata=metadata is None
+    )
+    metadata = precise if metadata is None else metadata
     precise_words = _word_count(precise_paragraphs)
     # The default text is drawn from the page's text, so the page's word count bounds it:
-    # when the precise text is a large enough share of the whole page, the second
-    # trafilatura run (as costly as the first) cannot change the choice and is skipped.
-    if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * _page_words(tree):
-        return precise, precise_paragraphs
-    # trafilatura reads the metadata before, and whatever the mode of, the body: the
-    # second run reuses the first run's (a third of a run's time on news pages).
-    default, default_paragraphs = _trafilatura(tree, url, with_metadata=precise is None)
+    # when the precise text is a large enough share of the whole page, the default run
+    # cannot change the choice and is skipped.
+    if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * page_words:
+        return metadata, precise_paragraphs
+    default, default_paragraphs = _trafilatura(tree, url, with_metadata=metadata is None)
     if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * (
         _word_count(default_paragraphs)
     ):
-        return precise, precise_paragraphs
-    return (default if precise is None else precise), default_paragraphs
+        return metadata, precise_paragraphs
+    return (default if metadata is None else metadata), default_paragraphs
+
+
+# Elements whose class or id names a teaser: what trafilatura's fast mode keeps and its
+# default prunes (its own test is on fewer tags of the tree it rebuilds; this one is wider).
+_TEASERS = XPath(
+    "boolean(//*[contains(translate(@class, 'TEASR', 'teasr'), 'teaser')"
+    " or contains(translate(@id, 'TEASR', 'teasr'), 'teaser')])"
+)
+
+
+def _fallback_cannot_win(document: Any, page_words: int) -> bool:
+    """Whether trafilatura's fallback would keep this text of a run without it.
+
+    The fallback replaces trafilatura's own text when readability's is over twice as long,
+    when the own text has no paragraph or is mostly tables, and tries jusText when the
+    text is shorter than MIN_EXTRACTED_SIZE or holds elements of SANITIZED_XPATH (asides,
+    figures, footers...). All but the first are read here on the text itself. The first
+    needs readability's text, which is drawn from the page: a text holding at least
+    PRECISE_MIN_SHARE of the page's words is taken as safe. On the extraction benchmark
+    the fallback changed the text of 6 pages of 181, all under 16% of their page's words,
+    and no text above that share (docs/evaluation.md)."""
+    triggers = _fallback_triggers()
+    body = None if document is None else document.body
+    if body is None or triggers is None:  # no text, or a trafilatura we cannot read
+        return False
+    sanitized, min_size = triggers
+    text = "".join(body.itertext())
+    return (
+        len(text.split()) >= PRECISE_MIN_SHARE * page_words
+        and len(text.strip()) >= min_size
+        and bool(body.xpath(".//p//text()"))
+        and len(body.findall(".//table")) <= len(body.findall(".//p"))
+        and not sanitized(body)
+    )
+
+
+@cache
+def _fallback_triggers() -> tuple[XPath, int] | None:
+    """trafilatura's own SANITIZED_XPATH and MIN_EXTRACTED_SIZE, read once; None where a
+    version of it lacks them (every page then takes the run with the fallback)."""
+    from trafilatura import external  # see the note on trafilatura above
+    from trafilatura.settings import DEFAULT_CONFIG
+
+    sanitized = getattr(external, "SANITIZED_XPATH", None)
+    if not isinstance(sanitized, str):
+        return None
+    return XPath(sanitized), DEFAULT_CONFIG.getint("DEFAULT", "MIN_EXTRACTED_SIZE")
 
 
 _PAGE_TEXT = XPath("//body//text()[not(ancestor::script or ancestor::style)]")
