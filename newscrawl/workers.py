@@ -60,10 +60,13 @@ START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_met
 # on at once instead of waiting for its dispatcher thread, which needs the GIL and can wait
 # up to sys.getswitchinterval() (5 ms) for the reactor thread to let it go.
 PIPELINE_DEPTH = 2
-# Pages admitted per worker: those in its pipe and one waiting for whichever worker is
-# free first, so no worker idles waiting for the reactor, while the backlog stays a few
-# pages deep.
-BACKLOG_PER_WORKER = PIPELINE_DEPTH + 1
+# Pages admitted per worker: those in its pipe and a few waiting for whichever worker is
+# free first. A finished page lets the next one in only when the reactor thread resumes
+# its coroutine, between bursts of download work that can outlast a page's extraction;
+# with one waiting page per worker (3 in all), the workers of a 2-core crawl of the demo
+# site were idle while 300 downloaded pages waited, and the crawl took 20-25% longer
+# than with 8 (benchmarks/README.md). A few pages per worker is still a bounded backlog.
+BACKLOG_PER_WORKER = 8
 # A worker is replaced after this many pages: trafilatura/lxml keep caches that grow
 # slowly with the variety of pages seen; recycling bounds a long crawl's memory at the
 # cost of one fork and a warm-up page (~0.15 s of CPU) per this many pages.

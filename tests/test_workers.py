@@ -144,7 +144,8 @@ def test_a_page_that_cannot_be_sent_costs_only_itself() -> None:
 
 def test_backlog_is_bounded(pool: ExtractorPool) -> None:
     html, url = page(PAGES[0])
-    results = run_all(pool, [(html, f"{url}{SLOW}{n}") for n in range(12)])
+    pages = 2 * BACKLOG_PER_WORKER + 4  # more than the two workers' backlog admits
+    results = run_all(pool, [(html, f"{url}{SLOW}{n}") for n in range(pages)])
     assert all(isinstance(r, dict) for r in results)
     assert pool.peak_pending == 2 * BACKLOG_PER_WORKER
 
