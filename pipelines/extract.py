@@ -100,9 +100,10 @@ def extract_html(
     if mode == "balanced":
         document, paragraphs = _precise_or_default(tree, url)
     else:
-        document, paragraphs = _trafilatura(
+        document = _trafilatura(
             tree, url, favor_precision=mode == "precision", favor_recall=mode == "recall"
         )
+        paragraphs = _body_paragraphs(document)
     if document is None or not paragraphs:
         return None
     authors = [a.strip() for a in re.split(r";|\|", document.author or "") if a.strip()]
@@ -134,23 +135,10 @@ def _trafilatura(
     favor_precision: bool = False,
     favor_recall: bool = False,
     with_metadata: bool = True,
-) -> tuple[Any, list[str]]:
-    """One trafilatura run over `tree` (which it copies): its Document (None when it
-    found nothing) and body paragraphs."""
-    document = _bare_extraction(tree, url, favor_precision, favor_recall, with_metadata)
-    if document is None or document.body is None:
-        return document, []
-    return document, _paragraphs(document.body)
-
-
-def _bare_extraction(
-    tree: Any,
-    url: str | None,
-    favor_precision: bool = False,
-    favor_recall: bool = False,
-    with_metadata: bool = True,
     fast: bool = False,
 ) -> Any:
+    """One trafilatura run over `tree` (which it copies): its Document, None when it
+    found nothing."""
     from trafilatura import bare_extraction  # see the note on trafilatura above
 
     return bare_extraction(  # a Document, since as_dict is not asked for
@@ -163,6 +151,10 @@ def _bare_extraction(
         favor_recall=favor_recall,
         fast=fast,
     )
+
+
+def _body_paragraphs(document: Any) -> list[str]:
+    return [] if document is None or document.body is None else _paragraphs(document.body)
 
 
 def _word_count(paragraphs: list[str]) -> int:
@@ -185,15 +177,14 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     # `fast` also keeps teaser blocks where trafilatura's own extractor comes up short,
     # so a page with any is run with the fallback at once.
     if not _TEASERS(tree):
-        quick = _bare_extraction(tree, url, favor_precision=True, fast=True)
+        quick = _trafilatura(tree, url, favor_precision=True, fast=True)
         if _fallback_cannot_win(quick, page_words):
             return quick, _paragraphs(quick.body)
         metadata = quick
     # trafilatura reads the metadata before, and whatever the mode of, the body: a later
     # run reuses the first run's (a third of a run's time on news pages).
-    precise, precise_paragraphs = _trafilatura(
-        tree, url, favor_precision=True, with_metadata=metadata is None
-    )
+    precise = _trafilatura(tree, url, favor_precision=True, with_metadata=metadata is None)
+    precise_paragraphs = _body_paragraphs(precise)
     metadata = precise if metadata is None else metadata
     precise_words = _word_count(precise_paragraphs)
     # The default text is drawn from the page's text, so the page's word count bounds it:
@@ -201,7 +192,8 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     # cannot change the choice and is skipped.
     if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * page_words:
         return metadata, precise_paragraphs
-    default, default_paragraphs = _trafilatura(tree, url, with_metadata=metadata is None)
+    default = _trafilatura(tree, url, with_metadata=metadata is None)
+    default_paragraphs = _body_paragraphs(default)
     if precise_paragraphs and precise_words >= PRECISE_MIN_SHARE * (
         _word_count(default_paragraphs)
     ):

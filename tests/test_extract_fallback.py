@@ -26,13 +26,13 @@ def url_of(path: Path) -> str:
 def calls_of(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """The `fast` flag of every trafilatura run extract_html makes from now on."""
     runs: list[bool] = []
-    real = extract._bare_extraction
+    real = extract._trafilatura
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         runs.append(bool(kwargs.get("fast")))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(extract, "_bare_extraction", spy)
+    monkeypatch.setattr(extract, "_trafilatura", spy)
     return runs
 
 
