@@ -30,6 +30,7 @@ import re
 import unicodedata
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
 
 from rapidfuzz import fuzz
 
@@ -77,13 +78,20 @@ QUOTE_PIECES = 3
 # A pull quote has at least this many words: a shorter paragraph quoting the one below it
 # is a subheading ("«Вышвырнули, даже день не дали доработать»"), which is content.
 QUOTE_MIN_WORDS = 10
+# Up to this many paragraphs, the paragraphs containing a given one are found by searching
+# every paragraph (a substring search each, in C: faster than building an index on a page
+# of news length); a longer page indexes its word trigrams first, so that many lookups on a
+# 5,000-paragraph page stay linear.
+SCAN_MAX_PARAGRAPHS = 300
 # Repeats up to this many words may be structured content (list items, table rows).
 STRUCTURED_MAX_WORDS = 12
 # ... and a repeated question up to this many, when its neighbours differ: the same question
 # put to each person of an interview series is content (one benchmark page is such a series).
 QUESTION_MAX_WORDS = 40
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"»”)]*\s+(?=[\"«„“(]?[^\W\d_])", re.UNICODE)
+# The split consumes the sentence's final mark too, which its fingerprint drops anyway;
+# starting with a character class (not a lookbehind) lets `re` skip to the candidates.
+_SENTENCE_END = re.compile(r"[.!?…][\"»”)]*\s+(?=[\"«„“(]?[^\W\d_])", re.UNICODE)
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*[\"»”]?\s*$")
 # Two prints of one text have the same numbers; "ставка 20%" vs "ставка 21%" are two rows.
 _DIGITS = re.compile(r"\d+")
@@ -136,7 +144,7 @@ def _sketch(print_: str) -> list[int]:
     # crc32, not hash(): str hashes are seeded per process, and which paragraphs get
     # compared must not change from one run to the next.
     words = set(_LONG_WORD.findall(print_))
-    return sorted(zlib.crc32(word.encode("utf-8")) for word in words)[:SKETCH_SIZE]
+    return sorted(map(zlib.crc32, map(str.encode, words)))[:SKETCH_SIZE]  # UTF-8
 
 
 def _is_row(paragraph: str, print_: str) -> bool:
@@ -268,20 +276,26 @@ class _EchoIndex:
         words = print_.split()
         if len(words) < 3:
             return False
-        if self._trigrams is None:
-            self._trigrams = defaultdict(set)
-            for index, other in enumerate(self.prints):
-                tokens = other.split()
-                for k in range(len(tokens) - 2):
-                    self._trigrams[" ".join(tokens[k : k + 3])].add(index)
-        first = self._trigrams.get(" ".join(words[:3]), set())
-        last = self._trigrams.get(" ".join(words[-3:]), set())
-        for index in sorted(first & last):
+        candidates: Iterable[int] = range(len(self.prints))
+        if len(self.prints) > SCAN_MAX_PARAGRAPHS:
+            # A container holds the first and the last three words of `print_` (prints are
+            # words joined by single spaces): only paragraphs with both are searched.
+            if self._trigrams is None:
+                self._trigrams = defaultdict(set)
+                for index, other in enumerate(self.prints):
+                    tokens = other.split()
+                    for k in range(len(tokens) - 2):
+                        self._trigrams[" ".join(tokens[k : k + 3])].add(index)
+            first = self._trigrams.get(" ".join(words[:3]), set())
+            last = self._trigrams.get(" ".join(words[-3:]), set())
+            candidates = sorted(first & last)
+        needle = f" {print_} "
+        for index in candidates:
             other = self.prints[index]
             if (
                 index != i
                 and len(other) > len(print_)
-                and f" {print_} " in f" {other} "
+                and needle in f" {other} "
                 and not self.is_merge(index)
             ):
                 return True

@@ -221,6 +221,9 @@ class Matcher:
         for rule in rules:
             self.rules[rule.kind].append(rule)
         self.start_max_words = max((r.max_words for r in self.rules["start"]), default=0)
+        # `whole` compares a word count only with thresholds up to this: a count capped at
+        # words_cap + 1 (`str.split(None, words_cap)`) gives it the same answers.
+        self.words_cap = max(self.start_max_words, LATER_SENTENCE_MAX_WORDS)
         self.patterns: dict[str, re.Pattern[str] | None] = {}
         # Per kind, each rule's first-character test (None: it may start with anything).
         self._firsts: dict[str, list[re.Pattern[str] | None]] = {}
@@ -298,8 +301,8 @@ class Matcher:
 
         A `start` rule may also match at the start of the second or third sentence of a
         short paragraph: the paragraph is within the rule's `max_words` either way."""
-        line = self._at("line", paragraph, 0)
-        if line is not None and len(paragraph) <= LINE_MAX_CHARS:
+        line = self._at("line", paragraph, 0) if len(paragraph) <= LINE_MAX_CHARS else None
+        if line is not None:
             match = line.fullmatch(paragraph)
             if match:
                 return self._rule("line", match).category
@@ -453,6 +456,17 @@ def matcher_for(packs: tuple[str, ...]) -> Matcher:
     return Matcher(rule for name in packs for rule in available[name][0])
 
 
+def _is_table_row(text: str) -> bool:
+    # The prefix test spares the regex call on every other paragraph.
+    return text.startswith("|") and _TABLE_ROW.match(text) is not None
+
+
+def _at_most_words(text: str, limit: int) -> bool:
+    """`len(text.split()) <= limit`, without splitting a long paragraph into all its words
+    (the split stops after `limit` of them)."""
+    return len(text.split(None, limit)) <= limit
+
+
 def _is_sentence(text: str) -> bool:
     """Whether the text ends like a sentence (closing quotes and brackets allowed)."""
     return bool(_SENTENCE_END.search(text[-4:]))
@@ -501,9 +515,9 @@ def is_letters(paragraph: str) -> bool:
 def _is_widget_line(paragraph: str) -> bool:
     """Short, no sentence end, not a table row: what widget boxes and link lists are made of."""
     return (
-        len(paragraph.split()) <= WIDGET_MAX_WORDS
+        _at_most_words(paragraph, WIDGET_MAX_WORDS)
         and not _is_sentence(paragraph)
-        and not _TABLE_ROW.match(paragraph)
+        and not _is_table_row(paragraph)
     )
 
 
@@ -538,8 +552,7 @@ def remove_widgets(
     fragments: list[list[tuple[str, str]]] = [[] for _ in texts]
 
     for i, paragraph in enumerate(texts):
-        words = len(paragraph.split())
-        category = matcher.whole(paragraph, words)
+        category = matcher.whole(paragraph, len(paragraph.split(None, matcher.words_cap)))
         if category is None:
             paragraph, category = _cut_fragments(matcher, paragraph, fragments[i])
             texts[i] = paragraph
@@ -587,7 +600,7 @@ def _cut_fragments(
         rest = (paragraph[:start] if kind == "tail" else paragraph[end:]).strip(" \t-–—|,;·•")
         if not rest:
             return paragraph, category
-        if kind == "tail" and len(rest.split()) <= CAPTION_MAX_WORDS:
+        if kind == "tail" and _at_most_words(rest, CAPTION_MAX_WORDS):
             return paragraph, category  # a photo's caption with its credit glued: both go
         piece = paragraph[start:end] if kind == "tail" else paragraph[:end]
         cut.append((category, piece.strip()))
@@ -602,8 +615,8 @@ def _protected(texts: list[str], verdicts: list[str | None]) -> list[bool]:
     protected = [False] * len(texts)
     in_list = in_table = False
     for i, text in enumerate(texts):
-        row = bool(_TABLE_ROW.match(text))
-        prose = _is_sentence(text) and len(text.split()) > WIDGET_MAX_WORDS * 2
+        row = _is_table_row(text)
+        prose = _is_sentence(text) and not _at_most_words(text, WIDGET_MAX_WORDS * 2)
         if verdicts[i] is not None or (in_table and not row) or prose:
             in_list = False
         protected[i] = row or (in_list and verdicts[i] is None)
@@ -633,15 +646,15 @@ def _mark_followers(texts: list[str], verdicts: list[str | None]) -> None:
     most HEADLINE_MAX_WORDS words and no full stop)."""
     for i, text in enumerate(texts):
         category = verdicts[i]
-        if category not in ("tags", "read-also") or len(text.split()) > LABEL_MAX_WORDS:
+        if category not in ("tags", "read-also") or not _at_most_words(text, LABEL_MAX_WORDS):
             continue
         if _FULL_STOP.search(text[-4:]):
             continue
         for j in range(i + 1, min(len(texts), i + 1 + FOLLOWERS_MAX)):
             line = texts[j]
-            if verdicts[j] is not None or _TABLE_ROW.match(line) or _FULL_STOP.search(line[-4:]):
+            if verdicts[j] is not None or _is_table_row(line) or _FULL_STOP.search(line[-4:]):
                 break
-            if len(line.split()) > HEADLINE_MAX_WORDS and category == "read-also":
+            if category == "read-also" and not _at_most_words(line, HEADLINE_MAX_WORDS):
                 break
             if category == "tags" and not _is_keyword_list(line):
                 break
@@ -673,10 +686,10 @@ def _mark_boxes(texts: list[str], verdicts: list[str | None], protected: list[bo
 def _is_edge_line(text: str) -> bool:
     """A link-like line: very short, no sentence end, no "label: value" (a data row)."""
     return (
-        len(text.split()) <= EDGE_MAX_WORDS
+        _at_most_words(text, EDGE_MAX_WORDS)
         and not _is_sentence(text)
         and ":" not in text
-        and not _TABLE_ROW.match(text)
+        and not _is_table_row(text)
     )
 
 

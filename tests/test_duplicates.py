@@ -1,5 +1,8 @@
 """The pure duplicate-paragraph function: one small input per rule, asserting the rule."""
 
+import pytest
+
+from pipelines import duplicates
 from pipelines.duplicates import fingerprint, remove_duplicates
 
 BODY = [
@@ -118,6 +121,24 @@ def test_teaser_cut_with_ellipsis_removed():
     kept, removed = remove_duplicates([teaser, LONG])
     assert kept == [LONG]
     assert removed == [("lead", teaser)]
+
+
+@pytest.mark.parametrize("scan_max", [duplicates.SCAN_MAX_PARAGRAPHS, 0])
+def test_teaser_found_inside_its_container_by_scan_and_by_index(
+    monkeypatch: pytest.MonkeyPatch, scan_max: int
+) -> None:
+    # Short pages search every paragraph; long ones (here: any) go through the trigram
+    # index. Both find the container; a paragraph sharing only the teaser's first and
+    # last words is not one.
+    monkeypatch.setattr(duplicates, "SCAN_MAX_PARAGRAPHS", scan_max)
+    teaser = "The city council approved the new transport budget on Tuesday evening…"
+    decoy = "The city council met again; nothing was decided on Tuesday evening."
+    kept, removed = remove_duplicates([teaser, decoy, LONG])
+    assert kept == [decoy, LONG]
+    assert removed == [("lead", teaser)]
+    kept, removed = remove_duplicates([teaser, decoy])
+    assert kept == [teaser, decoy]
+    assert removed == []
 
 
 def test_subheading_quoting_the_paragraph_below_is_kept():
