@@ -393,3 +393,23 @@ def test_pipeline_records_rules_and_counts_stats() -> None:
     assert out.paragraphs == [PROSE["en"]]
     assert out.cleaning == {"widgets:ads": 1}
     assert crawler.stats.get_value("newscrawl/removed/widgets:ads") == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "A crowd outside the court. Photo by REUTERS",
+        "Firefighters at the scene (Getty Images/AFP)",
+        "The minister said the report was important and would be published in part.",
+        "Der Bürgermeister sprach von einem Erfolg",
+        "Tourists on the beach. \u212aeystone/dpa",  # Kelvin sign: re.I reads it as "k"
+        "Protesters in the capital. Photo: EPA",
+        "Crowds gathered in the square on Sunday evening and stayed until late at night",
+        "Ein Bild \u017fhutterstock",  # long s: re.I reads it as "s"
+    ],
+)
+def test_tail_gate_answers_as_its_regex(paragraph: str) -> None:
+    # The gate is a shortcut: whenever it says no, the full search must say no too.
+    for window in (0, max(0, len(paragraph) - widgets.FRAGMENT_MAX_CHARS), len(paragraph) // 2):
+        expected = bool(widgets._TAIL_GATE.search(paragraph, window))
+        assert widgets._tail_gate(paragraph, window) == expected, (paragraph, window)
