@@ -95,7 +95,6 @@ _SENTENCE_END = re.compile(r"[.!?…][\"»”)]*\s+(?=[\"«„“(]?[^\W\d_])", 
 _ELLIPSIS_END = re.compile(r"(?:\.\.\.|…)\s*[\"»”]?\s*$")
 # Two prints of one text have the same numbers; "ставка 20%" vs "ставка 21%" are two rows.
 _DIGITS = re.compile(r"\d+")
-_LONG_WORD = re.compile(rf"\w{{{SKETCH_MIN_CHARS},}}")
 # "Срок: 12 месяцев", "Стаж работы - 5 лет": a short label, then a separator and a value.
 _LABEL = re.compile(r"^[^\W\d_][^:–—-]{0,40}?\s*(?::|\s[-–—])\s+\S")
 _PROSE_END = re.compile(r"[.!?…:;][\"»”')]*\s*$")
@@ -134,17 +133,16 @@ def sentences(text: str) -> list[str]:
     return [f for f in (_NOT_WORD.sub(" ", s).strip() for s in _SENTENCE_END.split(folded)) if f]
 
 
-def _sketch(print_: str) -> list[int]:
+def _sketch(words: list[str]) -> list[int]:
     """The SKETCH_SIZE smallest hashes of the paragraph's distinct words of 4+ letters (a
     bottom-k MinHash over words: near-identical paragraphs share most words, so most likely
-    one of these; candidates are then checked with rapidfuzz)."""
-    # A fingerprint is word characters in runs separated by single spaces, so the regex finds
-    # exactly its words of SKETCH_MIN_CHARS or more; sorted()[:k] is heapq.nsmallest(k, ...)
-    # for distinct values. Both run in C, unlike a loop over the words.
+    one of these; candidates are then checked with rapidfuzz). `words` are the words of
+    the paragraph's fingerprint."""
+    # sorted()[:k] is heapq.nsmallest(k, ...) for distinct values, in C.
     # crc32, not hash(): str hashes are seeded per process, and which paragraphs get
     # compared must not change from one run to the next.
-    words = set(_LONG_WORD.findall(print_))
-    return sorted(map(zlib.crc32, map(str.encode, words)))[:SKETCH_SIZE]  # UTF-8
+    long_words = {word for word in words if len(word) >= SKETCH_MIN_CHARS}
+    return sorted(map(zlib.crc32, map(str.encode, long_words)))[:SKETCH_SIZE]  # UTF-8
 
 
 def _is_row(paragraph: str, print_: str) -> bool:
@@ -385,7 +383,7 @@ def remove_duplicates(
     caption_prints = [c for c in map(fingerprint, captions or []) if c]
     for i, (paragraph, print_) in enumerate(zip(paragraphs, prints, strict=True)):
         words = tokens[i]
-        sketch = _sketch(print_) if len(words) >= NEAR_MIN_WORDS else []
+        sketch = _sketch(words) if len(words) >= NEAR_MIN_WORDS else []
         digits: list[str] | None = None  # the print's numbers, found once for the near index
         rule = None
         if paragraph in first_exact:
