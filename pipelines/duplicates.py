@@ -344,13 +344,21 @@ def _closer_to_description(earlier: str, later: str, description: str) -> bool:
     return fuzz.ratio(earlier, description) > max(fuzz.ratio(later, description), NEAR_RATIO)
 
 
-def _is_echo(paragraph: str, print_: str, description: str) -> bool:
+def _is_echo(paragraph: str, print_: str, words: int, description: str) -> bool:
     """Whether a paragraph found inside a longer one should go: only the description or a
     teaser cut with an ellipsis. A pull quote or a subheading quoting the paragraph under
     it is content (the benchmark's references keep both)."""
-    if len(print_.split()) < ECHO_MIN_WORDS:
+    if words < ECHO_MIN_WORDS:
         return False
-    return print_ == description or bool(_ELLIPSIS_END.search(paragraph))
+    return print_ == description or _ends_with_ellipsis(paragraph)
+
+
+def _ends_with_ellipsis(paragraph: str) -> bool:
+    # The regex is tried at every position of the paragraph; what it can match ends with
+    # an ellipsis once closing spaces and quotes are off, which str methods tell in C.
+    if not paragraph.rstrip().rstrip('"»”').rstrip().endswith(("...", "…")):
+        return False
+    return _ELLIPSIS_END.search(paragraph) is not None
 
 
 def _is_caption(print_: str, words: int, caption_prints: list[str]) -> bool:
@@ -410,7 +418,7 @@ def remove_duplicates(
             own = echo.sentences(i)
             if len(words) >= RESPLIT_MIN_WORDS and own and own <= seen_sentences:
                 rule = "resplit"
-            elif len(words) >= ECHO_MIN_WORDS and _is_echo(paragraph, print_, description_print):
+            elif _is_echo(paragraph, print_, len(words), description_print):
                 head = _ELLIPSIS_END.sub("", paragraph)
                 if echo.contained(i, fingerprint(head)):
                     rule = "lead"

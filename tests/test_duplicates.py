@@ -243,3 +243,21 @@ def test_long_paragraph_opening_like_a_caption_stays() -> None:
     ]
     kept, removed = remove_duplicates(body, captions=[caption])
     assert kept == body and removed == []
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "The council met on Tuesday...",
+        "The council met on Tuesday…",
+        "«The council met on Tuesday…»",
+        "The council met on Tuesday… » ",
+        "The council met on Tuesday...»»",
+        "The council met on Tuesday…\n",
+        "The council met on Tuesday.",
+        "Wait... the council met on Tuesday",
+    ],
+)
+def test_ellipsis_shortcut_answers_as_its_regex(paragraph: str) -> None:
+    expected = duplicates._ELLIPSIS_END.search(paragraph) is not None
+    assert duplicates._ends_with_ellipsis(paragraph) == expected
