@@ -242,8 +242,8 @@ class _NearIndex:
 
 
 class _EchoIndex:
-    """The page's paragraphs by sentence and (built on first use) by word trigram, to find
-    one paragraph contained in another."""
+    """The page's paragraphs by sentence and (on a long page, built on first use) by word
+    trigram, to find one paragraph contained in another."""
 
     def __init__(self, paragraphs: list[str], prints: list[str], split: list[list[str]]) -> None:
         self.prints = prints

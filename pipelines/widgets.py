@@ -299,7 +299,8 @@ class Matcher:
         """The category of a `line` or `start` rule removing the whole paragraph, if any.
 
         A `start` rule may also match at the start of the second or third sentence of a
-        short paragraph: the paragraph is within the rule's `max_words` either way."""
+        short paragraph: the paragraph is within the rule's `max_words` either way. `words`
+        may be capped at `words_cap` + 1."""
         line = self._at("line", paragraph, 0) if len(paragraph) <= LINE_MAX_CHARS else None
         if line is not None:
             match = line.fullmatch(paragraph)
