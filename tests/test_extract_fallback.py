@@ -101,3 +101,19 @@ def test_the_quick_text_is_kept_only_where_the_fallback_cannot_replace_it(
     document = SimpleNamespace(body=etree.fromstring(body))
     assert extract._fallback_cannot_win(document, page_words) is kept
     assert extract._fallback_cannot_win(None, page_words) is False
+
+
+def test_a_trafilatura_without_sanitized_xpath_always_gets_the_fallback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trafilatura import external
+
+    monkeypatch.delattr(external, "SANITIZED_XPATH")
+    extract._fallback_triggers.cache_clear()
+    try:
+        document = SimpleNamespace(body=etree.fromstring(f"<doc><p>{LONG}</p></doc>"))
+        assert extract._fallback_triggers() is None
+        # the quick text that passes every test above is not trusted: the full run follows
+        assert extract._fallback_cannot_win(document, 100) is False
+    finally:
+        extract._fallback_triggers.cache_clear()
