@@ -179,7 +179,7 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     if not _TEASERS(tree):
         quick = _trafilatura(tree, url, favor_precision=True, fast=True)
         if _fallback_cannot_win(quick, page_words):
-            return quick, _paragraphs(quick.body)
+            return quick, _body_paragraphs(quick)
         metadata = quick
     # trafilatura reads the metadata before, and whatever the mode of, the body: a later
     # run reuses the first run's (a third of a run's time on news pages).
