@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -85,6 +86,24 @@ def test_fixture_server_routes(news_server: str) -> None:
     assert missing.value.code == 404
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"{news_server}/_server.json")  # never served
+
+
+def test_fixture_server_keeps_the_connection_alive(news_server: str) -> None:
+    """Pages, redirects and special routes share one connection, as on a news site: each
+    answer says its length, so the client can read the next one."""
+    connection = http.client.HTTPConnection(urlsplit(news_server).netloc, timeout=10)
+    paths = ["/", news_expected()["redirect"]["from"], "/robots.txt", "/"]
+    try:
+        connection.connect()
+        sock = connection.sock
+        for path in paths:
+            connection.request("GET", "/" + path.lstrip("/"))
+            response = connection.getresponse()
+            assert response.status in (200, 301), path
+            response.read()
+            assert connection.sock is sock, f"the server closed the connection after {path}"
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize(
