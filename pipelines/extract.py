@@ -176,7 +176,7 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     # its text cannot look so (_fallback_cannot_win), and is otherwise run again with it.
     # `fast` also keeps teaser blocks where trafilatura's own extractor comes up short,
     # so a page with any is run with the fallback at once.
-    if not _TEASERS(tree):
+    if not _has_teasers(tree):
         quick = _trafilatura(tree, url, favor_precision=True, fast=True)
         if _fallback_cannot_win(quick, page_words):
             return quick, _body_paragraphs(quick)
@@ -201,12 +201,18 @@ def _precise_or_default(tree: Any, url: str | None) -> tuple[Any, list[str]]:
     return (default if metadata is None else metadata), default_paragraphs
 
 
-# Elements whose class or id names a teaser: what trafilatura's fast mode keeps and its
-# default prunes (its own test is on fewer tags of the tree it rebuilds; this one is wider).
-_TEASERS = XPath(
-    "boolean(//*[contains(translate(@class, 'TEASR', 'teasr'), 'teaser')"
-    " or contains(translate(@id, 'TEASR', 'teasr'), 'teaser')])"
-)
+_CLASSES_AND_IDS = XPath("//@class|//@id", smart_strings=False)
+
+
+def _has_teasers(tree: Any) -> bool:
+    """Whether an element's class or id names a teaser: what trafilatura's fast mode keeps
+    and its default prunes (its own test is on fewer tags of the tree it rebuilds; this one
+    is wider).
+
+    All the names lowercased as one string: an XPath lowercasing each attribute in turn
+    cost 3.5 times as much on the extraction benchmark (1.2 ms a page), for the same
+    answers. No character but T, E, A, S and R lowercases to one of the word's letters."""
+    return "teaser" in " ".join(_CLASSES_AND_IDS(tree)).lower()
 
 
 def _fallback_cannot_win(document: Any, page_words: int) -> bool:
@@ -256,11 +262,12 @@ def _page_words(tree: Any) -> int:
 
     Counted as all the body's text less that of its scripts and styles: lxml's itertext
     runs in C, and this costs 40% less than selecting the text nodes outside them by XPath
-    (same counts on the extraction benchmark)."""
+    (same counts on the extraction benchmark). The text nodes are joined by spaces, which
+    split() drops, and split once."""
     body = tree.find("body")
     if body is None:
-        return sum(len(text.split()) for text in _PAGE_TEXT(tree))
-    words = sum(len(text.split()) for text in body.itertext())
+        return len(" ".join(_PAGE_TEXT(tree)).split())
+    words = len(" ".join(body.itertext()).split())
     for element in body.iter("script", "style"):
         if element.text:
             words -= len(element.text.split())
