@@ -30,7 +30,6 @@ only that worker is replaced, and the pages queued behind it go to its replaceme
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import importlib
@@ -45,7 +44,12 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# asyncio is imported where the crawling process awaits: the workers' fork server imports
+# this module for `_worker_main`, and asyncio would be 45 ms of its start-up.
+if TYPE_CHECKING:
+    import asyncio
 
 logger = logging.getLogger(__name__)
 
@@ -452,6 +456,8 @@ class ExtractorPool:
 
     async def run(self, *args: Any) -> Any:
         """Extract in a worker without blocking the event loop; waits while the pool is full."""
+        import asyncio  # see the note at the imports
+
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.max_pending)
         async with self._semaphore:
@@ -513,6 +519,8 @@ async def wait_for_item_room(crawler: Any, limit: int) -> None:
     spider that reads pages from disk calls this before each yield, so that a directory
     of 100,000 pages is not read into memory while the extraction pool works through it.
     """
+    import asyncio  # see the note at the imports
+
     engine = getattr(crawler, "engine", None)
     while True:
         slot = getattr(getattr(engine, "scraper", None), "slot", None)
