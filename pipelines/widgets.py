@@ -195,7 +195,8 @@ def available_packs() -> dict[str, tuple[list[Rule], list[str]]]:
 
 
 def packs_for(language: str | None) -> tuple[str, ...]:
-    """Which packs apply to an article in `language` (all when unknown or without a pack)."""
+    """Which packs apply to an article in `language` (all when unknown, without a pack, or
+    one of ALWAYS)."""
     packs = available_packs()
     if not language or language not in packs or language in ALWAYS:
         return tuple(sorted(packs))

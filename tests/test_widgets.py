@@ -335,6 +335,7 @@ def test_packs_for_a_language_and_for_an_unknown_one() -> None:
     assert packs_for("kk") == ("common", "en", "kk", "ru")  # Kazakh sites carry Russian UI
     assert packs_for(None) == tuple(sorted(available_packs()))
     assert packs_for("it") == tuple(sorted(available_packs()))
+    assert packs_for("en") == tuple(sorted(available_packs()))  # English too: docs/cleaning.md
 
 
 def test_every_pack_loads_and_names_its_rules() -> None:
