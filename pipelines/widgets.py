@@ -462,10 +462,15 @@ def _is_table_row(text: str) -> bool:
     return text.startswith("|") and _TABLE_ROW.match(text) is not None
 
 
+def _capped_words(text: str, cap: int) -> int:
+    """`min(len(text.split()), cap + 1)`, without splitting a long paragraph into all its
+    words (the split stops after `cap` of them)."""
+    return len(text.split(None, cap))
+
+
 def _at_most_words(text: str, limit: int) -> bool:
-    """`len(text.split()) <= limit`, without splitting a long paragraph into all its words
-    (the split stops after `limit` of them)."""
-    return len(text.split(None, limit)) <= limit
+    """`len(text.split()) <= limit`."""
+    return _capped_words(text, limit) <= limit
 
 
 def _is_sentence(text: str) -> bool:
@@ -553,7 +558,7 @@ def remove_widgets(
     fragments: list[list[tuple[str, str]]] = [[] for _ in texts]
 
     for i, paragraph in enumerate(texts):
-        category = matcher.whole(paragraph, len(paragraph.split(None, matcher.words_cap)))
+        category = matcher.whole(paragraph, _capped_words(paragraph, matcher.words_cap))
         if category is None:
             paragraph, category = _cut_fragments(matcher, paragraph, fragments[i])
             texts[i] = paragraph
