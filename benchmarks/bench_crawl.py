@@ -26,7 +26,9 @@ in cores, and as a share of the machine's CPUs), peak RSS of the whole process t
 (sampled from /proc every 50 ms, sum over processes) and of its largest process, the
 CPU time of the top process alone per page
 (for newscrawl: the reactor, whose share decides how far the worker pool can scale), and
-the CPU the loopback server spent per page (not counted in the crawler's figures).
+the CPU the loopback server spent per page (not counted in the crawler's figures), and the
+machine's idle CPU during the run, in cores (/proc/stat: what neither the crawl, nor the
+server, nor anything else on the machine used).
 Variants run round-robin; the medians and the ratios within each round (median over
 rounds) are printed; for newscrawl variants also the ratio over Scrapy's own
 elapsed_time_seconds (spider open to close), which leaves out interpreter start-up.
@@ -261,11 +263,19 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def machine_idle() -> float:
+    """Seconds the machine's CPUs have been idle since boot, summed (/proc/stat: idle and
+    iowait). Over a run, it tells the cores the crawl left unused (or how busy something
+    else kept the machine) from those it could not have used."""
+    fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / CLOCK_TICKS
+
+
 def measure(
     command: list[str], log: Path, stdout: Path | None = None, pythonpath: str = str(ROOT)
 ) -> dict[str, float]:
     """Run a command to the end; wall time, CPU seconds, peak RSS of its process tree."""
-    started = time.perf_counter()
+    started, idle = time.perf_counter(), machine_idle()
     with log.open("w") as err, (stdout or Path(os.devnull)).open("w") as out:
         process = subprocess.Popen(
             command, cwd=ROOT, env={**os.environ, "PYTHONPATH": pythonpath}, stdout=out, stderr=err
@@ -282,7 +292,7 @@ def measure(
             for pid in tree:
                 cpu_by_pid[pid] = max(cpu_by_pid.get(pid, 0.0), process_cpu(pid))
             time.sleep(SAMPLE_SECONDS)
-    wall = time.perf_counter() - started
+    wall, idle = time.perf_counter() - started, machine_idle() - idle
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({process.returncode}); see {log}")
     cpu = sum(cpu_by_pid.values())
@@ -290,6 +300,7 @@ def measure(
     return {
         "wall": wall,
         "cpu": cpu,
+        "idle": idle,
         "peak_rss": peak,
         # CPU of the top process alone (the reactor), last sample before it exited
         "own_cpu": own_cpu,
@@ -347,7 +358,7 @@ def run_trafilatura(sitemap: str, work: Path) -> dict[str, float]:
     command = [trafilatura, "-i", str(urls), "--json", "--with-metadata"]
     command += ["--config-file", str(config)]
     result = measure(command, work / "trafilatura.log", stdout=out, pythonpath=str(shim))
-    for key in ("wall", "cpu"):
+    for key in ("wall", "cpu", "idle"):
         result[key] += listing[key]
     result["peak_rss"] = max(result["peak_rss"], listing["peak_rss"])
     result["records"] = sum(1 for line in out.open(encoding="utf-8") if line.startswith("{"))
@@ -396,6 +407,7 @@ def main() -> int:
                 print(
                     f"  round {round_number + 1} {variant:<11} {result['pages_s']:7.1f} pages/s "
                     f"cpu {result['cpu'] / result['wall']:.2f} cores "
+                    f"(machine idle {result['idle'] / result['wall']:.2f}) "
                     f"peak {result['peak_rss'] / 2**20:6.0f} MiB "
                     f"records {result['records']:.0f} "
                     f"top process {result['own_cpu'] / args.pages * 1000:.1f} ms/page "
@@ -408,7 +420,7 @@ def main() -> int:
         server.wait()
     print(
         f"\n{'variant':<12} {'pages/s':>8} {'records':>8} {'cpu cores':>10} {'cpu %':>6} "
-        f"{'peak RSS tree':>14} {'largest proc':>13} {'top process CPU':>16}"
+        f"{'peak RSS tree':>14} {'largest proc':>13} {'top process CPU':>16} {'idle':>6}"
     )
     for variant in variants:
         runs = results[variant]
@@ -421,7 +433,8 @@ def main() -> int:
             f"{variant:<12} {med('pages_s'):8.1f} {med('records'):8.0f} {cores:10.2f} "
             f"{cores / cpus:6.0%} {med('peak_rss') / 2**20:10.0f} MiB "
             f"{med('max_process_rss') / 2**20:9.0f} MiB "
-            f"{med('own_cpu') / args.pages * 1000:10.1f} ms/page"
+            f"{med('own_cpu') / args.pages * 1000:10.1f} ms/page "
+            f"{statistics.median(r['idle'] / r['wall'] for r in runs):6.2f}"
         )
     print()
     for base_variant in ("inline", "1worker", "trafilatura"):
