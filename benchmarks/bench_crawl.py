@@ -264,9 +264,9 @@ def process_cpu(pid: int) -> float:
 
 
 def machine_idle() -> float:
-    """Seconds the machine's CPUs have been idle since boot, summed (/proc/stat: idle and
-    iowait). Over a run, it tells the cores the crawl left unused (or how busy something
-    else kept the machine) from those it could not have used."""
+    """Seconds all the machine's CPUs have been idle since boot, summed (/proc/stat: idle
+    and iowait), including CPUs outside this process's affinity. Over a run: the CPU that
+    nothing used, so a crawl that leaves cores unused shows apart from a busy machine."""
     fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
     return (int(fields[4]) + int(fields[5])) / CLOCK_TICKS
 
@@ -274,7 +274,8 @@ def machine_idle() -> float:
 def measure(
     command: list[str], log: Path, stdout: Path | None = None, pythonpath: str = str(ROOT)
 ) -> dict[str, float]:
-    """Run a command to the end; wall time, CPU seconds, peak RSS of its process tree."""
+    """Run a command to the end; wall time, CPU seconds, peak RSS of its process tree, and
+    the machine's idle CPU seconds meanwhile."""
     started, idle = time.perf_counter(), machine_idle()
     with log.open("w") as err, (stdout or Path(os.devnull)).open("w") as out:
         process = subprocess.Popen(
