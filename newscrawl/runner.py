@@ -17,6 +17,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from newscrawl.items import Article
+from newscrawl.shutdown import quick_exit_after_crawl
 from pipelines.extract import prestart_workers
 
 
@@ -45,6 +46,7 @@ def run_crawl(
     """Run one spider to the end in this process; callbacks see every article and drop."""
     settings = project_settings(overrides)
     prestart_workers(settings)  # the workers' imports overlap the crawler's set-up
+    quick_exit_after_crawl()
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     if on_article is not None:

@@ -16,6 +16,7 @@ from scrapy.exceptions import UsageError
 
 from newscrawl.config import SettingError
 from newscrawl.reporting import FAILED
+from newscrawl.shutdown import quick_exit_after_crawl
 from newscrawl.spiders.base import ArgumentError
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Command(ScrapyCrawlCommand):
         from pipelines.extract import prestart_workers
 
         prestart_workers(self.settings)  # the workers' imports overlap the crawler's set-up
+        quick_exit_after_crawl()
         crawler = self._create_crawler(args[0])
         started = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(started, asyncio.Future):
