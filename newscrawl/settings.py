@@ -109,7 +109,12 @@ NEWSCRAWL_FEED_RECOVER = True
 # FeedExporter (0) so the last manifest carries the final summary.
 EXTENSIONS = {
     "newscrawl.extensions.RunReport": -10,
+    # Fewer garbage-collector passes while a spider runs (newscrawl/gctuning.py).
+    "newscrawl.gctuning.CrawlGarbageCollector": 0,
 }
+# Container allocations between two young-generation collections in the crawling process
+# while a spider runs (Python's default: 700); 0 leaves Python's thresholds alone.
+NEWSCRAWL_GC_THRESHOLD = 50000
 EXTENSIONS_BASE = {
     path: order
     for path, order in default_settings.EXTENSIONS_BASE.items()
