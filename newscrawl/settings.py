@@ -114,7 +114,7 @@ EXTENSIONS = {
 }
 # Container allocations between two young-generation collections in the crawling process
 # while a spider runs (Python's default: 700); 0 leaves Python's thresholds alone.
-NEWSCRAWL_GC_THRESHOLD = 50000
+NEWSCRAWL_GC_THRESHOLD = 10000
 EXTENSIONS_BASE = {
     path: order
     for path, order in default_settings.EXTENSIONS_BASE.items()
